@@ -1,0 +1,1 @@
+"""The MultiTalk / InfiniteTalk audio adapter: weights, projection, audio cross-attention, label RoPE."""

@@ -1,0 +1,1 @@
+"""Long video: window planning, colour matching, stitching and trimming."""
