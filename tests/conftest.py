@@ -1,0 +1,52 @@
+"""Shared fixtures: the real ComfyUI host (booted once, in-process, CPU) and tiny model files.
+
+Library tests need nothing but torch. Tests under tests/host/ need the host; without one they are
+skipped with the reason printed in the header and again, loudly, in the summary.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comfy_host import ComfyHost, find_host
+
+HOST_ROOT, HOST_REASON = find_host()
+HOST_DIRS = ("host", "browser")
+
+
+def pytest_report_header(config):
+    if HOST_ROOT is None:
+        return [f"ComfyUI host: NONE ({HOST_REASON}); host tests will be SKIPPED"]
+    return [f"ComfyUI host: {HOST_ROOT} (found via {HOST_REASON})"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "tests" in parts and any(d in parts[parts.index("tests") + 1:-1] for d in HOST_DIRS):
+            item.add_marker(pytest.mark.host)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if HOST_ROOT is None:
+        skipped = [r for r in terminalreporter.stats.get("skipped", []) if "host" in getattr(r, "keywords", {})]
+        terminalreporter.write_sep("!", f"HOST TESTS SKIPPED ({len(skipped)}): {HOST_REASON}", red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def host(tmp_path_factory) -> ComfyHost:
+    if HOST_ROOT is None:
+        pytest.skip(f"HOST TEST SKIPPED: {HOST_REASON}")
+    return ComfyHost(HOST_ROOT, tmp_path_factory.mktemp("comfy")).boot()
+
+
+@pytest.fixture(scope="session")
+def tiny_wan(host):
+    """File names of a tiny Wan 2.1 I2V DiT and Wan VAE in the host's model folders."""
+    import host_models
+
+    spec = host_models.TinyWan()
+    host_models.write_tiny_wan_i2v(host.model_path("diffusion_models", "tiny_wan21_i2v.safetensors"), spec)
+    host_models.write_tiny_wan_vae(host.model_path("vae", "tiny_wan21_vae.safetensors"))
+    return {"unet": "tiny_wan21_i2v.safetensors", "vae": "tiny_wan21_vae.safetensors", "spec": spec}

@@ -1,0 +1,103 @@
+"""Test-only nodes, registered into the booted host by the harness and never shipped to users.
+
+The host's full-size umt5 text encoder and CLIP-H vision model cannot be made tiny through its own
+loaders, so these nodes hand the graph conditioning of the right shapes instead. The capture node
+lets a test read any socket's value back as the real object the executor produced.
+"""
+from __future__ import annotations
+
+import torch
+
+CAPTURED: dict = {}
+PREFIX = "MTSTest_"
+
+
+class Capture:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("*",), "key": ("STRING", {"default": "out"})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "capture"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, input_types):
+        return True
+
+    def capture(self, value, key):
+        CAPTURED[key] = value
+        return {}
+
+
+class RandomConditioning:
+    """Text conditioning [1, tokens, width] as a tiny Wan's text embedding expects."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31}),
+                             "tokens": ("INT", {"default": 8, "min": 1, "max": 512}),
+                             "width": ("INT", {"default": 32, "min": 1, "max": 8192})}}
+
+    RETURN_TYPES = ("CONDITIONING",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seed, tokens, width):
+        g = torch.Generator().manual_seed(seed)
+        return ([[torch.randn(1, tokens, width, generator=g), {}]],)
+
+
+class RandomClipVisionOutput:
+    """CLIP-H penultimate states [1, 257, 1280], what Wan I2V's image embedding reads."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31})}}
+
+    RETURN_TYPES = ("CLIP_VISION_OUTPUT",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seed):
+        import comfy.clip_vision
+
+        g = torch.Generator().manual_seed(seed)
+        out = comfy.clip_vision.Output()
+        out["penultimate_hidden_states"] = torch.randn(1, 257, 1280, generator=g)
+        out["last_hidden_state"] = torch.randn(1, 257, 1280, generator=g)
+        out["image_embeds"] = torch.randn(1, 1024, generator=g)
+        return (out,)
+
+
+class RandomImage:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31}),
+                             "width": ("INT", {"default": 64, "min": 8, "max": 4096}),
+                             "height": ("INT", {"default": 64, "min": 8, "max": 4096}),
+                             "batch": ("INT", {"default": 1, "min": 1, "max": 4096})}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seed, width, height, batch):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(batch, height, width, 3, generator=g),)
+
+
+TEST_NODES = {
+    PREFIX + "Capture": Capture,
+    PREFIX + "RandomConditioning": RandomConditioning,
+    PREFIX + "RandomClipVisionOutput": RandomClipVisionOutput,
+    PREFIX + "RandomImage": RandomImage,
+}
+
+
+def register(nodes_module) -> None:
+    for name, cls in TEST_NODES.items():
+        cls.RELATIVE_PYTHON_MODULE = "tests.support.host_test_nodes"
+        nodes_module.NODE_CLASS_MAPPINGS[name] = cls
+        nodes_module.NODE_DISPLAY_NAME_MAPPINGS[name] = name
