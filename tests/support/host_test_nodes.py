@@ -88,7 +88,25 @@ class RandomImage:
         return (torch.rand(batch, height, width, 3, generator=g),)
 
 
+class StackMasks:
+    """Two to four MASKs into one batch, in order (the speaker order)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"mask_1": ("MASK",), "mask_2": ("MASK",)},
+                "optional": {"mask_3": ("MASK",), "mask_4": ("MASK",)}}
+
+    RETURN_TYPES = ("MASK",)
+    FUNCTION = "stack"
+    CATEGORY = "testing"
+
+    def stack(self, mask_1, mask_2, mask_3=None, mask_4=None):
+        masks = [m for m in (mask_1, mask_2, mask_3, mask_4) if m is not None]
+        return (torch.cat([m.reshape(-1, *m.shape[-2:]) for m in masks]),)
+
+
 TEST_NODES = {
+    PREFIX + "StackMasks": StackMasks,
     PREFIX + "Capture": Capture,
     PREFIX + "RandomConditioning": RandomConditioning,
     PREFIX + "RandomClipVisionOutput": RandomClipVisionOutput,

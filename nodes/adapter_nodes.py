@@ -1,0 +1,2 @@
+"""Placeholder until the adapter_nodes nodes land."""
+ADAPTER_NODES: list = []

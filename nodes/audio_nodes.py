@@ -1,0 +1,240 @@
+"""Audio nodes: the wav2vec2 loader, speaker embeds for 1-4 tracks, and silent embeds."""
+from __future__ import annotations
+
+import logging
+
+import comfy.utils
+import torch
+from comfy_api.latest import io, ui
+
+from ..wan_multitalk.audio.features import encode_features
+from ..wan_multitalk.audio.placement import MODES, mix_tracks, place_features, plan_placement
+from ..wan_multitalk.audio.silence import silence_row
+from ..wan_multitalk.audio.wav2vec2 import load_wav2vec2
+from ..wan_multitalk.audio.waveform import normalize_loudness as loudness_normalized, prepare_waveform
+from ..wan_multitalk.embeds import SpeakerEmbeds
+from ..wan_multitalk.errors import InputError
+from ..wan_multitalk.masks import validate_masks
+from .host_glue import WAV2VEC2_FOLDER, list_models, register_model_folders, resolve_model, torch_device
+from .types import EMBEDS, WAV2VEC2
+
+log = logging.getLogger("multitalk_studio")
+CATEGORY = "MultiTalk Studio/audio"
+MAX_SPEAKERS = 4
+PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+register_model_folders()
+
+
+class Wav2VecHandle:
+    """The loaded encoder plus where it computes; it lives on the offload device between runs."""
+
+    def __init__(self, model, dtype, device_choice: str):
+        self.model, self.dtype, self.device_choice = model, dtype, device_choice
+        self._silence = {}
+
+    def compute_device_and_dtype(self):
+        device = torch_device(self.device_choice)
+        # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
+        return device, (self.dtype if device.type != "cpu" else torch.float32)
+
+    def silence_row(self, fps: float) -> torch.Tensor:
+        if fps not in self._silence:
+            device, dtype = self.compute_device_and_dtype()
+            self._silence[fps] = silence_row(self.model, fps=fps, device=device, dtype=dtype)
+        return self._silence[fps]
+
+    def encode(self, wave16k, fps, input_name, progress=None):
+        device, dtype = self.compute_device_and_dtype()
+        return encode_features(self.model, wave16k, fps=fps, device=device, dtype=dtype,
+                               input_name=input_name, progress=progress)
+
+
+class Wav2VecModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MTS_Wav2VecModelLoader",
+            display_name="Wav2vec2 Model Loader",
+            category=CATEGORY,
+            description="Loads chinese-wav2vec2-base, the audio encoder MultiTalk and InfiniteTalk were trained with.",
+            inputs=[
+                io.Combo.Input("model", options=list_models("audio_encoders", WAV2VEC2_FOLDER, with_hf_folders=True),
+                               tooltip="chinese-wav2vec2-base: one safetensors file in models/audio_encoders or "
+                                       "models/wav2vec2, or its Hugging Face folder in models/wav2vec2."),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="fp16",
+                               tooltip="Compute precision on the GPU. On the CPU the encoder always runs in fp32."),
+                io.Combo.Input("device", options=["main_device", "cpu"], default="main_device",
+                               tooltip="Where the audio is encoded. The model rests on the offload device between runs."),
+            ],
+            outputs=[WAV2VEC2.Output(display_name="wav2vec2")],
+        )
+
+    @classmethod
+    def execute(cls, model, precision, device) -> io.NodeOutput:
+        path = resolve_model(model, "audio_encoders", WAV2VEC2_FOLDER, input_name="model")
+        dtype = PRECISIONS[precision]
+        encoder = load_wav2vec2(path, dtype=dtype, device="cpu")
+        return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
+
+
+def _speaker_tracks(audios: list) -> list[tuple[str, dict]]:
+    return [(f"audio_{k + 1}", a) for k, a in enumerate(audios) if a is not None]
+
+
+def _check_masks(masks, include_background: bool, num_tracks: int) -> int:
+    """How many speakers the masks describe; raises before any encoding when they do not fit."""
+    if masks is None:
+        return 0
+    speakers = masks.shape[0] - (1 if include_background else 0)
+    if speakers < 1:
+        raise InputError("ref_target_masks", "holds only a background mask.", "Add one mask per speaker before it.")
+    if speakers > MAX_SPEAKERS:
+        raise InputError("ref_target_masks", f"has {speakers} speaker masks; at most {MAX_SPEAKERS} speakers are supported.",
+                         "Pass at most four speaker masks (plus an optional background).")
+    if num_tracks > 1 and speakers < num_tracks:
+        raise InputError("ref_target_masks", f"has {speakers} speaker mask(s) for {num_tracks} audio tracks.",
+                         "Give one mask per audio track, in the same order (speaker 1 = audio_1).")
+    validate_masks(masks, "ref_target_masks", has_background=include_background)
+    return speakers
+
+
+def _parse_starts(text: str, count: int):
+    items = [t for t in text.replace(";", ",").split(",") if t.strip()]
+    try:
+        return [float(t) for t in items]
+    except ValueError:
+        raise InputError("timeline_starts", f"'{text}' is not a list of seconds.",
+                         f"Type {count} start times in seconds, e.g. '0, 3.2'.") from None
+
+
+class Wav2VecEmbeds(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        audio_tip = "Voice of speaker {k}, any sample rate or channel count (mixed to mono for the encoder)."
+        return io.Schema(
+            node_id="MTS_Wav2VecEmbeds",
+            display_name="Multi/InfiniteTalk Wav2vec2 Embeds",
+            category=CATEGORY,
+            description="wav2vec2 features per video frame for 1-4 speakers, placed on one timeline.",
+            inputs=[
+                WAV2VEC2.Input("wav2vec2", tooltip="From Wav2vec2 Model Loader."),
+                io.Audio.Input("audio_1", tooltip=audio_tip.format(k=1)),
+                io.Audio.Input("audio_2", optional=True, tooltip=audio_tip.format(k=2)),
+                io.Audio.Input("audio_3", optional=True, tooltip=audio_tip.format(k=3)),
+                io.Audio.Input("audio_4", optional=True, tooltip=audio_tip.format(k=4)),
+                io.Mask.Input("ref_target_masks", optional=True,
+                              tooltip="One mask per speaker in audio order (from Speaker Masks). Masks beyond the last "
+                                      "audio are silent speakers: those people are held quiet."),
+                io.Boolean.Input("masks_include_background", default=False,
+                                 tooltip="The last mask is the background, not a speaker."),
+                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01,
+                               tooltip="Video frame rate; one feature row per frame. MultiTalk/InfiniteTalk use 25."),
+                io.Int.Input("num_frames", default=0, min=0, max=1_000_000,
+                             tooltip="0 follows the audio. Otherwise the timeline is cut or padded with silence to this."),
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                               tooltip="Strength of the audio cross-attention (1 = as trained)."),
+                io.Boolean.Input("normalize_loudness", default=True,
+                                 tooltip="Bring each voice to -23 LUFS before encoding, as the official code does. "
+                                         "Silent tracks are left alone; the AUDIO output keeps the original levels."),
+                io.Combo.Input("multi_audio_type", options=list(MODES), default="para",
+                               tooltip="para: all speakers start together (overlap possible). add: turn-taking in input "
+                                       "order. timeline: each track starts at its time in timeline_starts."),
+                io.String.Input("timeline_starts", default="", optional=True,
+                                tooltip="For timeline: start second of each track, comma separated, e.g. '0, 3.2'."),
+            ],
+            outputs=[EMBEDS.Output(display_name="embeds"), io.Audio.Output(display_name="audio"),
+                     io.Int.Output(display_name="num_frames")],
+        )
+
+    @classmethod
+    def execute(cls, wav2vec2, audio_1, fps, num_frames, audio_scale, normalize_loudness, multi_audio_type,
+                masks_include_background, audio_2=None, audio_3=None, audio_4=None, ref_target_masks=None,
+                timeline_starts="") -> io.NodeOutput:
+        tracks = _speaker_tracks([audio_1, audio_2, audio_3, audio_4])
+        masked = _check_masks(ref_target_masks, masks_include_background, len(tracks))
+        waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
+        starts = _parse_starts(timeline_starts or "", len(tracks)) if multi_audio_type == "timeline" else None
+        placement = plan_placement([w.shape[0] for w in waves], 16000, fps, multi_audio_type, starts)
+
+        bar = comfy.utils.ProgressBar(len(waves))
+        features = []
+        for (name, _), wave in zip(tracks, waves):
+            if normalize_loudness:
+                wave = loudness_normalized(wave, 16000)
+            features.append(wav2vec2.encode(wave, fps, name))
+            bar.update(1)
+        silent = list(range(len(tracks), max(masked, len(tracks))))
+        total = num_frames or placement.total_frames
+        placed = place_features(features + [None] * len(silent), _with_silent(placement, len(silent)),
+                                wav2vec2.silence_row(fps), total_frames=total)
+
+        mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
+        mix = _fit_audio(mix, rate, total, fps)
+        embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=wav2vec2.silence_row(fps),
+                               masks=ref_target_masks, silent_speakers=tuple(silent))
+        summary = _summary(len(tracks), silent, total, fps)
+        log.info("[MultiTalk Studio] %s", summary)
+        return io.NodeOutput(embeds, {"waveform": mix, "sample_rate": rate}, total, ui=ui.PreviewText(summary))
+
+
+def _with_silent(placement, extra: int):
+    """Silent speakers take no room on the timeline; they only need a slot in the feature stack."""
+    if not extra:
+        return placement
+    from dataclasses import replace
+
+    return replace(placement, lengths=placement.lengths + (0,) * extra, starts=placement.starts + (0,) * extra,
+                   start_frames=placement.start_frames + (0,) * extra, frame_counts=placement.frame_counts + (0,) * extra)
+
+
+def _fit_audio(mix: torch.Tensor, rate: int, frames: int, fps: float) -> torch.Tensor:
+    """Cut or pad the muxed audio to exactly `frames` video frames, so nothing drifts at the end."""
+    from ..wan_multitalk.video.windows import audio_samples_for_frames
+
+    samples = audio_samples_for_frames(frames, rate, fps)
+    if mix.shape[-1] >= samples:
+        return mix[..., :samples].contiguous()
+    return torch.nn.functional.pad(mix, (0, samples - mix.shape[-1]))
+
+
+def _summary(tracks: int, silent: list[int], frames: int, fps: float) -> str:
+    text = f"{tracks} voice track(s), {frames} frames ({frames / fps:.2f} s at {fps:g} fps)"
+    if silent:
+        text += "; silent speakers (held quiet): " + ", ".join(str(k + 1) for k in silent)
+    return text
+
+
+class SilentEmbeds(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MTS_SilentEmbeds",
+            display_name="MultiTalk Silent Embeds",
+            category=CATEGORY,
+            description="Features of real silence (closed mouths) for N frames: idle or listening segments.",
+            inputs=[
+                WAV2VEC2.Input("wav2vec2", tooltip="The encoder whose silence the model should see."),
+                io.Int.Input("num_frames", default=81, min=1, max=1_000_000, tooltip="Length in video frames."),
+                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01, tooltip="Video frame rate."),
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                               tooltip="Strength of the audio cross-attention (1 = as trained)."),
+                io.Int.Input("num_speakers", default=1, min=1, max=MAX_SPEAKERS,
+                             tooltip="How many quiet speakers (each needs a mask when more than one)."),
+            ],
+            outputs=[EMBEDS.Output(display_name="embeds"), io.Audio.Output(display_name="audio"),
+                     io.Int.Output(display_name="num_frames")],
+        )
+
+    @classmethod
+    def execute(cls, wav2vec2, num_frames, fps, audio_scale, num_speakers) -> io.NodeOutput:
+        row = wav2vec2.silence_row(fps)
+        features = row.expand((num_speakers, num_frames) + tuple(row.shape)).clone()
+        from ..wan_multitalk.video.windows import audio_samples_for_frames
+
+        audio = {"waveform": torch.zeros(1, 1, audio_samples_for_frames(num_frames, 16000, fps)), "sample_rate": 16000}
+        embeds = SpeakerEmbeds(features=features, fps=fps, audio_scale=audio_scale, silence=row,
+                               silent_speakers=tuple(range(num_speakers)))
+        return io.NodeOutput(embeds, audio, num_frames)
+
+
+AUDIO_NODES = [Wav2VecModelLoader, Wav2VecEmbeds, SilentEmbeds]

@@ -1,0 +1,2 @@
+"""Placeholder until the mask_nodes nodes land."""
+MASK_NODES: list = []

@@ -1,0 +1,135 @@
+"""1-4 speakers on one timeline: offsets, feature placement with silence fill, the mux mix."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from wan_multitalk.audio.placement import mix_tracks, place_features, plan_placement
+from wan_multitalk.errors import InputError
+
+RATE = 16000
+
+
+def frames(samples, fps_num=25, fps_den=1, rate=RATE):
+    """Integer reference: whole frames in ``samples`` samples."""
+    return (samples * fps_num) // (fps_den * rate)
+
+
+def test_para_starts_everyone_at_zero():
+    lengths = [18560, 40000, 16001]
+    plan = plan_placement(lengths, RATE, 25.0, "para")
+    assert plan.starts == (0, 0, 0) and plan.start_frames == (0, 0, 0)
+    assert plan.total_samples == 40000 and plan.total_frames == frames(40000) == 62
+    assert plan.frame_counts == tuple(frames(n) for n in lengths) == (29, 62, 25)
+
+
+def test_add_takes_turns_in_input_order():
+    lengths = [18560, 33333, 7777, 16000]
+    plan = plan_placement(lengths, RATE, 25.0, "add")
+    cumulative = [0, 18560, 18560 + 33333, 18560 + 33333 + 7777]
+    assert plan.starts == tuple(cumulative)
+    assert plan.start_frames == tuple(frames(s) for s in cumulative)
+    assert plan.total_samples == sum(lengths) and plan.total_frames == frames(sum(lengths))
+    for k in range(3):  # consecutive turns never overlap; rounding can leave at most one silent frame
+        gap = plan.start_frames[k + 1] - (plan.start_frames[k] + plan.frame_counts[k])
+        assert gap in (0, 1)
+
+
+def test_add_at_ntsc_rate_uses_exact_frames():
+    lengths = [48000 * 7 + 13, 48000 * 3]
+    plan = plan_placement(lengths, 48000, 29.97, "add")
+    assert plan.start_frames == (0, frames(lengths[0], 2997, 100, 48000))
+    assert plan.total_frames == frames(sum(lengths), 2997, 100, 48000)
+
+
+def test_timeline_places_tracks_at_given_seconds_and_allows_overlap():
+    lengths = [32000, 16000, 8000]
+    plan = plan_placement(lengths, RATE, 25.0, "timeline", starts_seconds=[0.5, 1.25, 0.0])
+    assert plan.starts == (8000, 20000, 0)
+    assert plan.start_frames == (12, 31, 0)
+    assert plan.ends == (40000, 36000, 8000)
+    assert plan.total_samples == 40000 and plan.total_frames == 62
+
+
+def test_timeline_rounds_start_times_to_the_nearest_sample():
+    plan = plan_placement([1000, 1000], 44100, 25.0, "timeline", starts_seconds=[1 / 3, 0.1])
+    assert plan.starts == (round(44100 / 3), 4410)
+
+
+@pytest.mark.parametrize("mode,starts,name", [
+    ("parallel", None, "mode"),
+    ("timeline", None, "starts_seconds"),
+    ("timeline", [0.0], "starts_seconds"),
+    ("timeline", [0.0, -0.5], "starts_seconds"),
+    ("timeline", [0.0, float("nan")], "starts_seconds"),
+])
+def test_bad_placement_inputs_are_named(mode, starts, name):
+    with pytest.raises(InputError) as error:
+        plan_placement([16000, 16000], RATE, 25.0, mode, starts_seconds=starts)
+    assert error.value.input_name == name
+
+
+def test_speaker_count_is_limited_to_one_to_four():
+    with pytest.raises(InputError):
+        plan_placement([16000] * 5, RATE, 25.0, "add")
+    with pytest.raises(InputError):
+        plan_placement([], RATE, 25.0, "para")
+
+
+def test_place_features_puts_each_track_at_its_offset_with_silence_elsewhere():
+    generator = torch.Generator().manual_seed(0)
+    lengths = [18560, 33333, 7777]
+    plan = plan_placement(lengths, RATE, 25.0, "add")
+    tracks = [torch.randn(n, 3, 4, generator=generator) for n in plan.frame_counts]
+    silence = torch.randn(3, 4, generator=generator)
+    out = place_features(tracks, plan, silence)
+    assert out.shape == (3, plan.total_frames, 3, 4) and out.dtype == torch.float32
+
+    expected = torch.empty(out.shape, dtype=torch.float64)
+    for s in range(3):
+        for t in range(plan.total_frames):
+            row = t - plan.start_frames[s]
+            expected[s, t] = tracks[s][row] if 0 <= row < tracks[s].shape[0] else silence
+    torch.testing.assert_close(out.double(), expected, rtol=0, atol=0)
+    assert not (out == 0).all(dim=(2, 3)).any()  # silence rows, never zero rows
+
+
+def test_place_features_cuts_or_pads_to_total_frames_and_handles_a_silent_speaker():
+    plan = plan_placement([16000, 16000], RATE, 25.0, "timeline", starts_seconds=[0.0, 0.4])
+    tracks = [torch.ones(25, 2, 2), None]
+    silence = torch.full((2, 2), -0.5)
+    short = place_features(tracks, plan, silence, total_frames=20)
+    assert short.shape == (2, 20, 2, 2)
+    assert (short[0] == 1).all() and (short[1] == -0.5).all()
+    long = place_features(tracks, plan, silence, total_frames=40)
+    assert (long[0, :25] == 1).all() and (long[0, 25:] == -0.5).all() and (long[1] == -0.5).all()
+
+
+def test_mix_sums_tracks_at_their_sample_offsets():
+    generator = torch.Generator().manual_seed(1)
+    first = torch.randn(1, 2, 4800, generator=generator)  # stereo, 48 kHz
+    second = torch.randn(1, 1, 2400, generator=generator)  # mono, 48 kHz
+    # The placement lives at 16 kHz, with the lengths the 16 kHz feature tracks have.
+    plan = plan_placement([1600, 800], RATE, 25.0, "timeline", starts_seconds=[0.0, 0.05])
+    mix, rate = mix_tracks([first, second], [48000, 48000], plan, gains=[0.5, 2.0])
+    assert rate == 48000 and mix.shape == (1, 2, 4800)
+    expected = torch.zeros(2, 4800, dtype=torch.float64)
+    expected += 0.5 * first[0].double()
+    for c in range(2):  # the mono track is heard on both channels, from 0.05 s = sample 2400
+        expected[c, 2400:4800] += 2.0 * second[0, 0].double()
+    torch.testing.assert_close(mix[0].double(), expected, rtol=0, atol=1e-6)
+
+
+def test_mix_resamples_to_the_first_tracks_rate_and_keeps_turns_aligned():
+    first = torch.zeros(1, 1, 44100)  # 1 s of silence at 44.1 kHz, then speaker 2's tone
+    t = torch.arange(16000, dtype=torch.float64) / 16000
+    second = (0.5 * torch.sin(2 * math.pi * 440 * t)).float()[None, None]  # 1 s at 16 kHz
+    plan = plan_placement([16000, 16000], RATE, 25.0, "add")
+    mix, rate = mix_tracks([first, second], [44100, 16000], plan)
+    assert rate == 44100 and mix.shape == (1, 1, 2 * 44100)
+    assert mix[0, 0, :44100].abs().max() == 0
+    t_out = torch.arange(44100, dtype=torch.float64) / 44100
+    expected = 0.5 * torch.sin(2 * math.pi * 440 * t_out)
+    torch.testing.assert_close(mix[0, 0, 44100 + 500:-500].double(), expected[500:-500], rtol=0, atol=3e-3)

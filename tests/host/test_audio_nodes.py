@@ -1,0 +1,138 @@
+"""Audio nodes in the real host: loader, 1-4 speaker embeds with real voices, silent embeds, bad input."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import soundfile
+import torch
+
+import host_audio
+
+W2V = "chinese_wav2vec2_base_random_fp16.safetensors"
+
+
+@pytest.fixture(scope="session")
+def wav2vec2_name(host):
+    host_audio.write_random_chinese_wav2vec2_base(host.model_path("audio_encoders", W2V))
+    return W2V
+
+
+@pytest.fixture(scope="session")
+def voices(host):
+    if not host_audio.have_espeak():
+        pytest.skip("HOST TEST SKIPPED: espeak-ng is not installed (apt-get install espeak-ng)")
+    folder = host.workdir / "input"
+    lines = {"male": ("hello there, how are you today", "male"), "female": ("I am fine, thank you very much", "female"),
+             "short": ("yes", "male")}
+    out = {}
+    for name, (text, voice) in lines.items():
+        path = host_audio.speak(text, voice, folder / f"{name}.wav")
+        data, rate = soundfile.read(str(path), dtype="float32")
+        out[name] = {"file": path.name, "samples": len(data), "rate": rate}
+    return out
+
+
+def graph():
+    from comfy_execution.graph_utils import GraphBuilder
+
+    return GraphBuilder()
+
+
+def embeds_graph(wav2vec2_name, files, **kw):
+    g = graph()
+    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp32", device="cpu")
+    audios = {f"audio_{k + 1}": g.node("LoadAudio", audio=name).out(0) for k, name in enumerate(files)}
+    inputs = dict(fps=25.0, num_frames=0, audio_scale=1.0, normalize_loudness=True, multi_audio_type="para",
+                  masks_include_background=False)
+    inputs.update(kw)
+    node = g.node("MTS_Wav2VecEmbeds", wav2vec2=w2v.out(0), **audios, **inputs)
+    g.node("MTSTest_Capture", value=node.out(0), key="embeds")
+    g.node("MTSTest_Capture", value=node.out(1), key="audio")
+    g.node("MTSTest_Capture", value=node.out(2), key="frames")
+    return g
+
+
+def frames(samples, rate, fps=25):
+    return samples * fps // rate
+
+
+def is_silence(rows, silence):
+    return torch.allclose(rows, silence.expand_as(rows), atol=1e-5)
+
+
+def test_two_real_voices_para(host, wav2vec2_name, voices):
+    male, female = voices["male"], voices["female"]
+    out = host.run(embeds_graph(wav2vec2_name, [male["file"], female["file"]]).finalize()).captured
+    emb = out["embeds"]
+    total = max(frames(male["samples"], male["rate"]), frames(female["samples"], female["rate"]))
+    assert tuple(emb.features.shape) == (2, total, 12, 768)
+    assert out["frames"] == total
+    # the muxed audio lasts exactly the frames: samples = frames / fps * rate
+    assert out["audio"]["waveform"].shape[-1] == int(Fraction(total, 25) * out["audio"]["sample_rate"])
+    # the shorter track is padded with encoded silence (never zeros) after its end
+    shorter = 0 if frames(male["samples"], male["rate"]) < frames(female["samples"], female["rate"]) else 1
+    end = frames(voices[["male", "female"][shorter]]["samples"], voices["male"]["rate"])
+    tail = emb.features[shorter, end + 1:]
+    assert tail.abs().sum() > 0 and is_silence(tail, emb.silence)
+    assert not is_silence(emb.features[shorter, : end - 5], emb.silence)
+
+
+def test_turn_taking_add_places_second_voice_after_first(host, wav2vec2_name, voices):
+    male, female = voices["male"], voices["female"]
+    out = host.run(embeds_graph(wav2vec2_name, [male["file"], female["file"]], multi_audio_type="add").finalize()).captured
+    emb = out["embeds"]
+    first = frames(male["samples"], male["rate"])
+    # speaker 2 starts at frames_for_samples(offset) of the 16 kHz timeline; speaker 1 is silent after its track
+    start = frames(male["samples"] * 16000 // male["rate"], 16000)
+    assert emb.num_frames == out["frames"] >= first
+    assert is_silence(emb.features[1, : start - 1], emb.silence)
+    assert is_silence(emb.features[0, first + 1:], emb.silence)
+    assert not is_silence(emb.features[1, start + 2: start + 20], emb.silence)
+
+
+def test_timeline_overlap_and_fixed_length(host, wav2vec2_name, voices):
+    male, female = voices["male"], voices["female"]
+    out = host.run(embeds_graph(wav2vec2_name, [male["file"], female["file"]], multi_audio_type="timeline",
+                                timeline_starts="0, 1.0", num_frames=60).finalize()).captured
+    emb = out["embeds"]
+    assert emb.num_frames == 60 and out["frames"] == 60
+    assert is_silence(emb.features[1, :24], emb.silence)  # speaker 2 starts at 1.0 s = frame 25
+    assert not is_silence(emb.features[1, 26:40], emb.silence)
+    assert out["audio"]["waveform"].shape[-1] == int(Fraction(60, 25) * out["audio"]["sample_rate"])
+
+
+def test_mask_beyond_audio_is_a_silent_speaker(host, wav2vec2_name, voices):
+    prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"]]).finalize()
+    prompt["m1"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 48}}
+    prompt["m2"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 48}}
+    prompt["mb"] = {"class_type": "MTSTest_StackMasks", "inputs": {"mask_1": ["m1", 0], "mask_2": ["m2", 0]}}
+    embeds_id = next(k for k, v in prompt.items() if v["class_type"] == "MTS_Wav2VecEmbeds")
+    prompt[embeds_id]["inputs"]["ref_target_masks"] = ["mb", 0]
+    out = host.run(prompt)
+    emb = out.captured["embeds"]
+    assert emb.num_speakers == 2 and emb.silent_speakers == (1,)
+    assert is_silence(emb.features[1], emb.silence)
+    shown = str(out.ui_outputs)
+    assert "silent speakers" in shown and "2" in shown
+
+
+def test_more_tracks_than_masks_is_an_error_naming_both_counts(host, wav2vec2_name, voices):
+    prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"], voices["female"]["file"]]).finalize()
+    prompt["m1"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 48}}
+    embeds_id = next(k for k, v in prompt.items() if v["class_type"] == "MTS_Wav2VecEmbeds")
+    prompt[embeds_id]["inputs"]["ref_target_masks"] = ["m1", 0]
+    result = host.run(prompt, expect_success=False)
+    assert not result.success
+    message = result.error()["exception_message"]
+    assert "ref_target_masks" in message and "1 speaker mask" in message and "2 audio tracks" in message
+
+
+def test_silent_embeds_are_encoded_silence(host, wav2vec2_name):
+    g = graph()
+    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp32", device="cpu")
+    node = g.node("MTS_SilentEmbeds", wav2vec2=w2v.out(0), num_frames=33, fps=25.0, audio_scale=1.0, num_speakers=1)
+    g.node("MTSTest_Capture", value=node.out(0), key="embeds")
+    emb = host.run(g.finalize()).captured["embeds"]
+    assert tuple(emb.features.shape) == (1, 33, 12, 768)
+    assert emb.features.abs().sum() > 0 and is_silence(emb.features[0], emb.silence)

@@ -1,0 +1,59 @@
+"""Defaults for the host facilities the adapter borrows: layer classes and the attention op.
+
+The node layer passes ComfyUI's own `operations` (cast-on-use layers) and `optimized_attention`.
+Without a host we fall back to `torch.nn` and torch SDPA. Plain `torch.nn` layers do not cast
+their weights to the input dtype, so the two helpers below do that cast themselves; host layers
+override `forward` and are simply called, letting the host decide how weights are cast/offloaded.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+# attention(q, k, v, heads) -> out, all [B, L, heads * dim_head] (ComfyUI's convention).
+Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+DEFAULT_OPERATIONS = torch.nn
+
+
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """Multi-head attention in the host's [B, L, heads*dim] layout, scale 1/sqrt(dim_head)."""
+    batch, q_len, width = q.shape
+    dim_head = width // heads
+    qh = q.reshape(batch, q_len, heads, dim_head).transpose(1, 2)
+    kh = k.reshape(batch, k.shape[1], heads, dim_head).transpose(1, 2)
+    vh = v.reshape(batch, v.shape[1], heads, v.shape[2] // heads).transpose(1, 2)
+    out = F.scaled_dot_product_attention(qh, kh, vh)
+    return out.transpose(1, 2).reshape(batch, q_len, -1)
+
+
+def _is_plain(module: torch.nn.Module, base: type) -> bool:
+    """True when the layer uses torch's own forward (no host casting logic)."""
+    return type(module).forward is base.forward
+
+
+def linear(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a Linear layer in the input's dtype (plain torch layers get their weights cast on use).
+
+    Casting on use keeps fp8 / mismatched-dtype weights usable without host ops, the same rule
+    ComfyUI's manual-cast layers follow.
+    """
+    weight = module.weight
+    if not _is_plain(module, torch.nn.Linear) or (weight.dtype == x.dtype and weight.device == x.device):
+        return module(x)
+    bias = None if module.bias is None else module.bias.to(device=x.device, dtype=x.dtype)
+    return F.linear(x, weight.to(device=x.device, dtype=x.dtype), bias)
+
+
+def layer_norm_fp32(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm computed in float32 (as the official code does), result cast back to x's dtype."""
+    x32 = x.float()
+    if _is_plain(module, torch.nn.LayerNorm):
+        weight = None if module.weight is None else module.weight.to(device=x.device, dtype=torch.float32)
+        bias = None if module.bias is None else module.bias.to(device=x.device, dtype=torch.float32)
+        out = F.layer_norm(x32, module.normalized_shape, weight, bias, module.eps)
+    else:
+        out = module(x32)
+    return out.to(x.dtype)
