@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import host_audio
+import soundfile
 from comfy_host import ComfyHost, find_host
 
 HOST_ROOT, HOST_REASON = find_host()
@@ -50,3 +52,25 @@ def tiny_wan(host):
     host_models.write_tiny_wan_i2v(host.model_path("diffusion_models", "tiny_wan21_i2v.safetensors"), spec)
     host_models.write_tiny_wan_vae(host.model_path("vae", "tiny_wan21_vae.safetensors"))
     return {"unet": "tiny_wan21_i2v.safetensors", "vae": "tiny_wan21_vae.safetensors", "spec": spec}
+
+
+@pytest.fixture(scope="session")
+def wav2vec2_name(host):
+    name = "chinese_wav2vec2_base_random_fp16.safetensors"
+    host_audio.write_random_chinese_wav2vec2_base(host.model_path("audio_encoders", name))
+    return name
+
+
+@pytest.fixture(scope="session")
+def voices(host):
+    if not host_audio.have_espeak():
+        pytest.skip("HOST TEST SKIPPED: espeak-ng is not installed (apt-get install espeak-ng)")
+    folder = host.workdir / "input"
+    lines = {"male": ("hello there, how are you today", "male"), "female": ("I am fine, thank you very much", "female"),
+             "short": ("yes", "male")}
+    out = {}
+    for name, (text, voice) in lines.items():
+        path = host_audio.speak(text, voice, folder / f"{name}.wav")
+        data, rate = soundfile.read(str(path), dtype="float32")
+        out[name] = {"file": path.name, "samples": len(data), "rate": rate}
+    return out

@@ -3,34 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
-import soundfile
 import torch
-
-import host_audio
-
-W2V = "chinese_wav2vec2_base_random_fp16.safetensors"
-
-
-@pytest.fixture(scope="session")
-def wav2vec2_name(host):
-    host_audio.write_random_chinese_wav2vec2_base(host.model_path("audio_encoders", W2V))
-    return W2V
-
-
-@pytest.fixture(scope="session")
-def voices(host):
-    if not host_audio.have_espeak():
-        pytest.skip("HOST TEST SKIPPED: espeak-ng is not installed (apt-get install espeak-ng)")
-    folder = host.workdir / "input"
-    lines = {"male": ("hello there, how are you today", "male"), "female": ("I am fine, thank you very much", "female"),
-             "short": ("yes", "male")}
-    out = {}
-    for name, (text, voice) in lines.items():
-        path = host_audio.speak(text, voice, folder / f"{name}.wav")
-        data, rate = soundfile.read(str(path), dtype="float32")
-        out[name] = {"file": path.name, "samples": len(data), "rate": rate}
-    return out
 
 
 def graph():

@@ -105,7 +105,28 @@ class StackMasks:
         return (torch.cat([m.reshape(-1, *m.shape[-2:]) for m in masks]),)
 
 
+class StripMasks:
+    """N equal vertical strips (speaker 1 leftmost) as a MASK batch: distinct regions for routing tests."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"count": ("INT", {"default": 2, "min": 1, "max": 4}),
+                             "width": ("INT", {"default": 64, "min": 8, "max": 4096}),
+                             "height": ("INT", {"default": 48, "min": 8, "max": 4096})}}
+
+    RETURN_TYPES = ("MASK",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, count, width, height):
+        masks = torch.zeros(count, height, width)
+        for k in range(count):
+            masks[k, :, k * width // count:(k + 1) * width // count] = 1.0
+        return (masks,)
+
+
 TEST_NODES = {
+    PREFIX + "StripMasks": StripMasks,
     PREFIX + "StackMasks": StackMasks,
     PREFIX + "Capture": Capture,
     PREFIX + "RandomConditioning": RandomConditioning,

@@ -21,6 +21,14 @@ from .speaker_map import speaker_attention_map, with_background
 
 # Private transformer_options key: label positions from a block's attn1 for the same block's attn2.
 LABEL_POSITIONS_KEY = "_wan_multitalk_label_positions"
+# transformer_options key a guider sets: cond indices whose chunks get null audio in this pass.
+NULL_AUDIO_CONDS_KEY = "wan_multitalk_null_audio_conds"
+
+
+def null_conds_for(options: dict, default: frozenset) -> frozenset:
+    """The guider's per-sampling choice wins over the conditioning's default."""
+    chosen = options.get(NULL_AUDIO_CONDS_KEY)
+    return default if chosen is None else frozenset(int(c) for c in chosen)
 
 
 class AudioConditioning:
@@ -203,7 +211,7 @@ class SpeakerMapPatch:
         if not cond.routes_speakers:
             return x
         q, k = args["q"], args["k"]
-        rows, _ = split_batch(options, q.shape[0], cond.null_audio_conds)
+        rows, _ = split_batch(options, q.shape[0], null_conds_for(options, cond.null_audio_conds))
         if not rows:
             return x
         frame_tokens = cond.frame_tokens(options, q.shape[1])
@@ -237,7 +245,7 @@ class AudioCrossAttentionPatch:
         stash = options.pop(LABEL_POSITIONS_KEY, None)
         if cond.audio_scale == 0.0:
             return x  # audio switched off: skip the work, the residual would be multiplied by 0
-        real, null = split_batch(options, x.shape[0], cond.null_audio_conds)
+        real, null = split_batch(options, x.shape[0], null_conds_for(options, cond.null_audio_conds))
         parts = []
         if real:
             q_pos = k_pos = None

@@ -1,0 +1,181 @@
+"""Host side of the audio adapter: loading into ComfyUI's memory manager and patching a MODEL clone.
+
+The library's patch objects are host-free; these thin wrappers add what the host asks of a patch
+(`models()` so the adapter loads/offloads with the DiT, `to()`), and the sampling wrappers that
+keep the motion latents in place.
+"""
+from __future__ import annotations
+
+import logging
+
+import comfy.ldm.modules.attention
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.ops
+import comfy.patcher_extension
+import comfy.utils
+import node_helpers
+import torch
+
+from ..wan_multitalk.adapter.model import AudioAdapter
+from ..wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
+from ..wan_multitalk.adapter.weights import check_fits, detect_variant, inspect_adapter, prepare_state_dict
+from ..wan_multitalk.errors import InputError
+from ..wan_multitalk.video.resize import cover_crop
+
+log = logging.getLogger("multitalk_studio")
+FP8 = {getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, n)}
+MOTION_WRAPPER_KEY = "mts_motion_latents"
+
+
+class AdapterHandle:
+    """The loaded adapter: its host model patcher, the spec read from the keys, and the variant."""
+
+    def __init__(self, patcher, spec, variant: str):
+        self.patcher, self.spec, self.variant = patcher, spec, variant
+
+    @property
+    def module(self) -> AudioAdapter:
+        return self.patcher.model
+
+
+def load_adapter(path: str, variant_choice: str) -> AdapterHandle:
+    sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    spec = inspect_adapter(sd, metadata, num_heads=heads_from_metadata(metadata))
+    variant = variant_choice if variant_choice != "auto" else (detect_variant(metadata) or "infinitetalk")
+    storage = mm.unet_dtype(supported_dtypes=[torch.float16, torch.bfloat16, torch.float32])
+    prepared = prepare_state_dict(sd, compute_dtype=storage)
+    prepared = {k: (v if v.dtype in FP8 else v.to(storage)) for k, v in prepared.items()}
+    offload = mm.unet_offload_device()
+    adapter = AudioAdapter(spec, operations=comfy.ops.manual_cast, device=offload, dtype=storage)
+    adapter.load_state_dict(prepared, strict=True, assign=True)
+    adapter.eval().requires_grad_(False)
+    patcher = comfy.model_patcher.CoreModelPatcher(adapter, load_device=mm.get_torch_device(), offload_device=offload)
+    log.info("[MultiTalk Studio] adapter %s: %d blocks, width %d, %s", variant, spec.num_blocks, spec.dim, storage)
+    return AdapterHandle(patcher, spec, variant)
+
+
+def heads_from_metadata(metadata) -> int | None:
+    """Head count for adapters narrower than 14B, the way the host reads it for Wan files:
+    a `config` JSON `{"transformer": {"num_heads": N}}` or a plain `num_heads` entry."""
+    import json
+
+    metadata = metadata or {}
+    try:
+        heads = json.loads(metadata.get("config", "{}")).get("transformer", {}).get("num_heads") or metadata.get("num_heads")
+    except (ValueError, AttributeError):
+        heads = metadata.get("num_heads")
+    return int(heads) if heads else None
+
+
+def host_attention(q, k, v, heads):
+    """The host's optimized attention (flash/sage/xformers as configured) in its [B, L, H*D] layout."""
+    return comfy.ldm.modules.attention.optimized_attention(q, k, v, heads)
+
+
+def diffusion_model_dims(model) -> tuple[int, int]:
+    dit = model.model.diffusion_model
+    if not hasattr(dit, "blocks") or not hasattr(dit, "dim"):
+        raise InputError("model", "is not a Wan 2.1 DiT.", "Load Wan 2.1 I2V 14B with the native Load Diffusion Model node.")
+    return int(dit.dim), len(dit.blocks)
+
+
+class _HostPatch:
+    """What ComfyUI asks of a patch: the models it needs loaded, and moving its tensors."""
+
+    def __init__(self, inner, handle: AdapterHandle):
+        self.inner, self.handle = inner, handle
+
+    def __call__(self, args):
+        return self.inner(args)
+
+    def models(self):
+        return [self.handle.patcher]
+
+    def to(self, device_or_dtype):
+        if isinstance(device_or_dtype, torch.device):
+            self.inner.cond.clear_cache()
+        return self
+
+
+def patch_model(model, handle: AdapterHandle, cond: AudioConditioning):
+    """A clone of `model` with the speaker map (attn1) and audio cross-attention (attn2) installed."""
+    dim, blocks = diffusion_model_dims(model)
+    check_fits(handle.spec, dim, blocks)
+    patched = model.clone()
+    if cond.routes_speakers:
+        patched.set_model_attn1_patch(_HostPatch(SpeakerMapPatch(cond), handle))
+    patched.set_model_attn2_patch(_HostPatch(AudioCrossAttentionPatch(cond), handle))
+    return patched
+
+
+class MotionLatentApply:
+    """APPLY_MODEL wrapper: the first latent frames hold the motion context at every model call.
+
+    InfiniteTalk writes them clean; MultiTalk writes them noised to the current sigma.
+    """
+
+    def __init__(self, latents: torch.Tensor, noised: bool, seed: int = 0):
+        self.latents, self.noised, self.seed = latents, noised, seed
+
+    def __call__(self, executor, x, t, *args, **kwargs):
+        n = self.latents.shape[2]
+        motion = self.latents.to(x)
+        if self.noised:
+            model_sampling = executor.class_obj.model_sampling
+            g = torch.Generator(device="cpu").manual_seed(self.seed + int(float(t.flatten()[0]) * 1e6) % (2**31))
+            noise = torch.randn(motion.shape, generator=g).to(x)
+            motion = model_sampling.noise_scaling(t.reshape(-1, 1, 1, 1, 1)[:1].to(x), noise, motion)
+        x = x.clone()
+        x[:, :, :n] = motion
+        return executor(x, t, *args, **kwargs)
+
+
+class MotionLatentSample:
+    """OUTER_SAMPLE wrapper: install MotionLatentApply for this sampling, then put the exact motion
+    latents back into the result so decoding reproduces the context frames."""
+
+    def __init__(self, latents: torch.Tensor, noised: bool, seed: int = 0):
+        self.latents, self.noised, self.seed = latents, noised, seed
+
+    def __call__(self, executor, *args, **kwargs):
+        guider = executor.class_obj
+        model_in = guider.model_patcher.model.process_latent_in(self.latents)
+        wrappers = guider.model_options["transformer_options"].setdefault("wrappers", {})
+        wrappers.setdefault(comfy.patcher_extension.WrappersMP.APPLY_MODEL, {})[MOTION_WRAPPER_KEY] = [
+            MotionLatentApply(model_in, self.noised, self.seed)]
+        result = executor(*args, **kwargs)
+        n = self.latents.shape[2]
+        result = result.clone()
+        result[:, :, :n] = self.latents.to(result)
+        return result
+
+    def to(self, device_or_dtype):
+        if isinstance(device_or_dtype, torch.device):
+            self.latents = self.latents.to(device_or_dtype)
+        return self
+
+
+def keep_motion_latents(model, latents: torch.Tensor, noised: bool, seed: int = 0):
+    model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, MOTION_WRAPPER_KEY,
+                               MotionLatentSample(latents, noised, seed))
+
+
+def fit_frames(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    return cover_crop(images[..., :3], width, height, mode="bilinear").clamp(0, 1)
+
+
+def i2v_conditioning(positive, negative, vae, reference, length: int, width: int, height: int, clip_vision_output=None):
+    """Wan I2V conditioning with one known frame: the reference, grey elsewhere (as the host's I2V node)."""
+    frames = torch.full((length, height, width, 3), 0.5)
+    if reference is not None:
+        frames[:1] = reference[:1].to(frames)
+    concat = vae.encode(frames)
+    mask = torch.ones((1, 1, concat.shape[2], concat.shape[-2], concat.shape[-1]))
+    if reference is not None:
+        mask[:, :, :1] = 0.0
+    values = {"concat_latent_image": concat, "concat_mask": mask}
+    if clip_vision_output is not None:
+        values["clip_vision_output"] = clip_vision_output
+    return (node_helpers.conditioning_set_values(positive, values),
+            node_helpers.conditioning_set_values(negative, values))

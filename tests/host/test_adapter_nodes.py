@@ -1,0 +1,152 @@
+"""The audio adapter on the host's own Wan model: KSampler at cfg 2, the text+audio guider, bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import adapter_factory
+
+SIZE = dict(width=64, height=48)
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(host, tiny_wan):
+    spec = tiny_wan["spec"]
+    meta = {"config": json.dumps({"transformer": {"num_heads": spec.num_heads}})}
+    shape = dict(num_blocks=spec.num_layers, dim=spec.dim, audio_layers=12, audio_channels=768, intermediate=32,
+                 tokens=32, token_dim=768)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk.safetensors"),
+                                       metadata=meta, **shape)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk_fp8_scaled.safetensors"),
+                                       fp8="e4m3fn_scaled", metadata=meta, **shape)
+    wide = dict(shape, dim=2 * spec.dim)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_adapter_wrong_width.safetensors"),
+                                       metadata=meta, **wide)
+    return "tiny_infinitetalk.safetensors"
+
+
+def graph():
+    from comfy_execution.graph_utils import GraphBuilder
+
+    return GraphBuilder()
+
+
+def window_graph(tiny_wan, adapter_name, wav2vec2_name, voices, speakers=2, length=9, swap=False):
+    """Loader -> embeds of real voices with strip masks -> Apply -> (the caller adds a sampler)."""
+    g = graph()
+    model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
+    vae = g.node("VAELoader", vae_name=tiny_wan["vae"])
+    adapter = g.node("MTS_AdapterLoader", model_name=adapter_name, variant="auto")
+    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp32", device="cpu")
+    names = ["female", "male"] if swap else ["male", "female"]
+    audios = {f"audio_{k + 1}": g.node("LoadAudio", audio=voices[names[k]]["file"]).out(0) for k in range(speakers)}
+    masks = g.node("MTSTest_StripMasks", count=speakers, **SIZE)
+    embeds = g.node("MTS_Wav2VecEmbeds", wav2vec2=w2v.out(0), **audios, ref_target_masks=masks.out(0), fps=25.0,
+                    num_frames=0, audio_scale=1.0, normalize_loudness=True, multi_audio_type="para",
+                    masks_include_background=False)
+    pos = g.node("MTSTest_RandomConditioning", seed=1, tokens=8, width=tiny_wan["spec"].text_dim)
+    neg = g.node("MTSTest_RandomConditioning", seed=2, tokens=8, width=tiny_wan["spec"].text_dim)
+    image = g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1)
+    clip = g.node("MTSTest_RandomClipVisionOutput", seed=3)
+    apply = g.node("MTS_ApplyAudioAdapter", model=model.out(0), adapter=adapter.out(0), embeds=embeds.out(0),
+                   positive=pos.out(0), negative=neg.out(0), vae=vae.out(0), length=length, audio_start_frame=0,
+                   motion_frame=9, start_image=image.out(0), clip_vision_output=clip.out(0), **SIZE)
+    return g, apply, vae
+
+
+def ksampler(g, apply, vae, cfg, seed=0):
+    sampled = g.node("KSampler", model=apply.out(0), positive=apply.out(1), negative=apply.out(2),
+                     latent_image=apply.out(3), seed=seed, steps=2, cfg=cfg, sampler_name="euler", scheduler="simple",
+                     denoise=1.0)
+    g.node("MTSTest_Capture", value=sampled.out(0), key="latent")
+    g.node("MTSTest_Capture", value=g.node("VAEDecode", samples=sampled.out(0), vae=vae.out(0)).out(0), key="frames")
+
+
+def test_window_through_ksampler_at_cfg_2(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices)
+    g.node("MTSTest_Capture", value=apply.out(4), key="preview")
+    ksampler(g, apply, vae, cfg=2.0)
+    out = host.run(g.finalize()).captured
+    assert tuple(out["frames"].shape) == (9, 48, 64, 3) and torch.isfinite(out["frames"]).all()
+    assert tuple(out["preview"].shape) == (1, 48, 64, 3)
+
+    g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, swap=True)
+    ksampler(g, apply, vae, cfg=2.0)
+    swapped = host.run(g.finalize()).captured
+    # the voices drive the result: swapping who says what changes the generated latent
+    assert not torch.allclose(out["latent"]["samples"], swapped["latent"]["samples"], atol=1e-4)
+
+
+def guided(g, apply, vae, text_cfg, audio_cfg, key):
+    guider = g.node("MTS_AudioCFGGuider", model=apply.out(0), positive=apply.out(1), negative=apply.out(2),
+                    text_cfg=text_cfg, audio_cfg=audio_cfg)
+    core_sampler(g, guider, apply, vae, key)
+
+
+def core_sampler(g, guider, apply, vae, key):
+    noise = g.node("RandomNoise", noise_seed=7)
+    sampler = g.node("KSamplerSelect", sampler_name="euler")
+    sigmas = g.node("BasicScheduler", model=apply.out(0), scheduler="simple", steps=2, denoise=1.0)
+    out = g.node("SamplerCustomAdvanced", noise=noise.out(0), guider=guider.out(0), sampler=sampler.out(0),
+                 sigmas=sigmas.out(0), latent_image=apply.out(3))
+    g.node("MTSTest_Capture", value=out.out(0), key=key)
+
+
+def test_guider_text_5_audio_4_with_sampler_custom_advanced(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices)
+    guided(g, apply, vae, 5.0, 4.0, "text5_audio4")
+    guided(g, apply, vae, 5.0, 1.0, "text5_audio1")
+    core = g.node("CFGGuider", model=apply.out(0), positive=apply.out(1), negative=apply.out(2), cfg=5.0)
+    core_sampler(g, core, apply, vae, "core_cfg5")
+    guided(g, apply, vae, 1.0, 1.0, "text1_audio1")
+    core1 = g.node("CFGGuider", model=apply.out(0), positive=apply.out(1), negative=apply.out(2), cfg=1.0)
+    core_sampler(g, core1, apply, vae, "core_cfg1")
+    guided(g, apply, vae, 1.0, 3.0, "text1_audio3")
+    out = {k: v["samples"] for k, v in host.run(g.finalize()).captured.items()}
+
+    assert all(torch.isfinite(v).all() for v in out.values())
+    # with audio guidance off the guider is exactly the host's own CFG (one and two passes)
+    torch.testing.assert_close(out["text5_audio1"], out["core_cfg5"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out["text1_audio1"], out["core_cfg1"], rtol=1e-4, atol=1e-5)
+    # audio guidance changes the result in both the three-pass and the two-pass form
+    assert (out["text5_audio4"] - out["text5_audio1"]).abs().max() > 1e-4
+    assert (out["text1_audio3"] - out["text1_audio1"]).abs().max() > 1e-4
+
+
+def test_fp8_scaled_adapter_runs(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    g, apply, vae = window_graph(tiny_wan, "tiny_infinitetalk_fp8_scaled.safetensors", wav2vec2_name, voices, speakers=1)
+    ksampler(g, apply, vae, cfg=1.0)
+    out = host.run(g.finalize()).captured
+    assert torch.isfinite(out["frames"]).all()
+
+
+def failing(host, prompt):
+    result = host.run(prompt, expect_success=False)
+    assert not result.success
+    return result.error()["exception_message"]
+
+
+def test_adapter_of_another_width_is_refused_naming_both(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    g, apply, vae = window_graph(tiny_wan, "tiny_adapter_wrong_width.safetensors", wav2vec2_name, voices, speakers=1)
+    ksampler(g, apply, vae, cfg=1.0)
+    message = failing(host, g.finalize())
+    assert "128" in message and "64" in message and "MODEL" in message
+
+
+def test_base_model_given_to_adapter_loader_is_refused(host, tiny_wan):
+    import shutil
+
+    shutil.copy(host.model_path("diffusion_models", tiny_wan["unet"]), host.model_path("model_patches", "base_by_mistake.safetensors"))
+    g = graph()
+    g.node("MTSTest_Capture", value=g.node("MTS_AdapterLoader", model_name="base_by_mistake.safetensors", variant="auto").out(0), key="adapter")
+    message = failing(host, g.finalize())
+    assert "base model" in message and "Load Diffusion Model" in message
+
+
+def test_window_length_not_4k_plus_1_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, speakers=1, length=11)
+    ksampler(g, apply, vae, cfg=1.0)
+    message = failing(host, g.finalize())
+    assert "length" in message and "9" in message and "13" in message
