@@ -41,6 +41,10 @@ class AdapterHandle:
 
 def load_adapter(path: str, variant_choice: str) -> AdapterHandle:
     sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    return adapter_from_state_dict(sd, metadata or {}, variant_choice)
+
+
+def adapter_from_state_dict(sd: dict, metadata: dict, variant_choice: str) -> AdapterHandle:
     spec = inspect_adapter(sd, metadata, num_heads=heads_from_metadata(metadata))
     variant = variant_choice if variant_choice != "auto" else (detect_variant(metadata) or "infinitetalk")
     storage = mm.unet_dtype(supported_dtypes=[torch.float16, torch.bfloat16, torch.float32])

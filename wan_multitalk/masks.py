@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from wan_multitalk.errors import InputError
-from wan_multitalk.video.resize import cover_crop
+from .errors import InputError
+from .video.resize import cover_crop
 
 REGION_EXAMPLES = (
     "write one region per speaker, in speaker order. Examples: percentages '0:45 55:100' "

@@ -91,7 +91,8 @@ def test_normalize_state_dict_gives_exactly_the_model_keys():
 
 
 def test_config_is_read_from_the_tensors():
-    config = config_from_state_dict(to_checkpoint_spelling(tiny_state_dict()), allow_any_size=True, num_attention_heads=2)
+    spelled = to_checkpoint_spelling(tiny_state_dict())
+    config = config_from_state_dict(spelled, allow_any_size=True, num_attention_heads=2)
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (32, 2, 2)
     assert config.intermediate_size == 64 and tuple(config.conv_dim) == (32,) * 7
     assert tuple(config.conv_kernel) == (10, 3, 3, 3, 3, 2, 2) and tuple(config.conv_stride) == (5, 2, 2, 2, 2, 2, 2)

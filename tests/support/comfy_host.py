@@ -73,7 +73,7 @@ class ComfyHost:
         self.node_mappings: dict = {}
         self._executor = None
 
-    def boot(self) -> "ComfyHost":
+    def boot(self, cpu: bool = True) -> "ComfyHost":
         # The host's `nodes.py` must win over this pack's `nodes/` package on sys.path.
         sys.path.insert(0, str(self.root))
         logging.getLogger().addHandler(self.logs)
@@ -81,7 +81,7 @@ class ComfyHost:
 
         import comfy.options  # noqa: F401  (argument parsing stays off: defaults + our flags)
         from comfy.cli_args import args
-        args.cpu = True
+        args.cpu = cpu
         args.disable_api_nodes = True
 
         import folder_paths

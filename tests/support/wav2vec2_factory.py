@@ -62,7 +62,8 @@ def tiny_model(hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0,
 
 def tiny_state_dict(hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0, **config_kw) -> dict:
     """The tiny model's state dict, ``Wav2Vec2Model`` spelling (new weight-norm names), fp32 clones."""
-    return {key: value.clone() for key, value in tiny_model(hidden, layers, heads, seed, **config_kw).state_dict().items()}
+    model = tiny_model(hidden, layers, heads, seed, **config_kw)
+    return {key: value.clone() for key, value in model.state_dict().items()}
 
 
 def to_checkpoint_spelling(sd: dict, *, prefix: bool = True, weight_norm: str = "old") -> dict:
@@ -82,7 +83,8 @@ def to_checkpoint_spelling(sd: dict, *, prefix: bool = True, weight_norm: str = 
 
 
 def write_tiny_wav2vec2(path, *, as_folder: bool = False, prefix: bool = True, dtype: torch.dtype = torch.float32,
-                        weight_norm: str = "old", hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
+                        weight_norm: str = "old", hidden: int = 32, layers: int = 2, heads: int = 2,
+                        seed: int = 0) -> Path:
     """Write a tiny wav2vec2 checkpoint and return its path.
 
     ``path`` ending in .safetensors -> safetensors file (with ``num_attention_heads`` metadata,

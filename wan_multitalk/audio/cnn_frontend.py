@@ -118,7 +118,8 @@ class ChunkedFeatureEncoder:
             return layer(x)
         out = layer.conv(x).to(torch.float32)
         norm = self.global_norm
-        out = (out - self.mean) * self.inv_std * norm.weight.to(torch.float32)[:, None] + norm.bias.to(torch.float32)[:, None]
+        scale = norm.weight.to(torch.float32)[:, None] * self.inv_std
+        out = (out - self.mean) * scale + norm.bias.to(torch.float32)[:, None]
         return layer.activation(out.to(self.dtype))
 
     def rows(self, start: int, stop: int) -> torch.Tensor:
@@ -144,7 +145,8 @@ class ChunkedFeatureEncoder:
         return interpolate_rows(rows, lower - first, upper - first, plan.weight[start:stop])
 
 
-def interpolate_rows(rows: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def interpolate_rows(rows: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
+                     weight: torch.Tensor) -> torch.Tensor:
     """rows[lower] * (1 - w) + rows[upper] * w, blended in float32 and returned in rows' dtype."""
     device = rows.device
     below = rows[lower.to(device)].to(torch.float32)

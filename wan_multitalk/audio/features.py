@@ -23,7 +23,7 @@ import torch
 
 from ..errors import InputError
 from .cnn_frontend import ChunkedFeatureEncoder, cnn_geometry, cnn_row_count, frame_interpolation, interpolate_rows
-from .timing import exact_fraction, frames_for_samples
+from .timing import exact_fps, exact_fraction, frames_for_samples
 from .waveform import WAV2VEC2_SAMPLE_RATE
 
 __all__ = ["frames_for_samples", "encode_features", "window_layout", "seam_weights"]
@@ -37,7 +37,7 @@ DEFAULT_CNN_CHUNK_SECONDS = 10.0
 
 
 def _frames_from_seconds(seconds, fps, input_name: str, minimum: int) -> int:
-    frames = round(exact_fraction(seconds, input_name) * exact_fraction(fps, "fps"))
+    frames = round(exact_fraction(seconds, input_name) * exact_fps(fps))
     if frames < minimum:
         raise InputError(input_name, f"is {seconds} s, which is less than {minimum} frame(s) at {fps} fps.",
                          f"Set {input_name} to a larger value.")
@@ -120,6 +120,8 @@ def encode_features(model, wave16k: torch.Tensor, fps=25.0, num_frames: int | No
                          "Use chinese-wav2vec2-base, the encoder MultiTalk/InfiniteTalk were trained with.")
     hop, field = cnn_geometry(model.config)
     wave = _check_wave(wave16k, field, input_name)
+    if num_frames is not None and int(num_frames) < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     total = frames_for_samples(wave.shape[0], WAV2VEC2_SAMPLE_RATE, fps) if num_frames is None else int(num_frames)
     if total < 1:
         raise InputError(input_name, f"is {wave.shape[0] / WAV2VEC2_SAMPLE_RATE:.3f} s long, shorter than one frame "

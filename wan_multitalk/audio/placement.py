@@ -120,7 +120,8 @@ def place_features(per_track_features: list, placement: Placement, silence_row: 
         if features is None:
             continue
         if tuple(features.shape[1:]) != tuple(row.shape):
-            raise ValueError(f"track {index} features {tuple(features.shape)} do not match silence row {tuple(row.shape)}")
+            raise ValueError(f"track {index} features {tuple(features.shape)} do not match "
+                             f"silence row {tuple(row.shape)}")
         first = placement.start_frames[index]
         last = min(frames, first + features.shape[0])
         if last > first:

@@ -29,7 +29,8 @@ def exact_fraction(value, input_name: str) -> Fraction:
     except (TypeError, ValueError):
         raise InputError(input_name, f"must be a number, got {value!r}.", f"Set {input_name} to a number.") from None
     if not math.isfinite(as_float):
-        raise InputError(input_name, f"must be a finite number, got {as_float}.", f"Set {input_name} to a finite number.")
+        raise InputError(input_name, f"must be a finite number, got {as_float}.",
+                         f"Set {input_name} to a finite number.")
     return Fraction(repr(as_float))
 
 

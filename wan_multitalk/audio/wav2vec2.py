@@ -131,7 +131,8 @@ def config_from_state_dict(sd: dict, *, allow_any_size: bool = False, num_attent
     if any(key not in normalized for key in _REQUIRED):
         raise _not_wav2vec2(sd, normalized)
     if any(key.startswith("encoder.adapter") for key in normalized):
-        raise InputError("model", "is a wav2vec2 with adapter layers, which this loader does not support.", _FIX_WRONG_MODEL)
+        raise InputError("model", "is a wav2vec2 with adapter layers, which this loader does not support.",
+                         _FIX_WRONG_MODEL)
 
     conv_prefix = "feature_extractor.conv_layers."
     num_conv = _count_indexed(normalized, conv_prefix, ".conv.weight")
@@ -235,7 +236,8 @@ def _read_weights_file(path: Path, shapes_only: bool = False) -> tuple[dict, dic
             with safe_open(str(path), framework="pt", device="cpu") as handle:
                 metadata = handle.metadata() or {}
                 if shapes_only:
-                    return {k: torch.empty(handle.get_slice(k).get_shape(), device="meta") for k in handle.keys()}, metadata
+                    shapes = {k: handle.get_slice(k).get_shape() for k in handle.keys()}
+                    return {k: torch.empty(shape, device="meta") for k, shape in shapes.items()}, metadata
                 return {key: handle.get_tensor(key) for key in handle.keys()}, metadata
         except Exception as error:  # noqa: BLE001 - a corrupt header is a bad file for the user
             raise InputError("model", f"{path.name} could not be read as safetensors ({error}).",

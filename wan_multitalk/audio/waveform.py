@@ -50,7 +50,7 @@ def resample(wave: torch.Tensor, src_rate: int, dst_rate: int) -> torch.Tensor:
 
 
 def as_channels_first(waveform, input_name: str, sample_rate: int | None = None) -> torch.Tensor:
-    """``[B, C, N]`` (B must be 1), ``[C, N]`` or ``[N]`` -> float32 ``[C, N]``; rejects empty/NaN/inf."""
+    """``[B, C, N]`` (B must be 1), ``[C, N]`` or ``[N]`` -> CPU float32 ``[C, N]``; rejects empty/NaN/inf."""
     if not isinstance(waveform, torch.Tensor):
         try:
             waveform = torch.as_tensor(np.asarray(waveform))
@@ -82,7 +82,7 @@ def as_channels_first(waveform, input_name: str, sample_rate: int | None = None)
         )
     if waveform.dtype.is_complex:
         raise InputError(input_name, "holds complex numbers, not audio samples.", "Connect a real-valued AUDIO.")
-    waveform = waveform.to(torch.float32)
+    waveform = waveform.detach().to("cpu", torch.float32)
     _check_finite(waveform, input_name, sample_rate)
     return waveform
 
@@ -117,7 +117,8 @@ def prepare_waveform(waveform, sample_rate, input_name: str) -> torch.Tensor:
     return resample(mono, rate, WAV2VEC2_SAMPLE_RATE).to(torch.float32).contiguous()
 
 
-def loudness_gain(wave: torch.Tensor, sample_rate: int = WAV2VEC2_SAMPLE_RATE, target_lufs: float = DEFAULT_TARGET_LUFS) -> float:
+def loudness_gain(wave: torch.Tensor, sample_rate: int = WAV2VEC2_SAMPLE_RATE,
+                  target_lufs: float = DEFAULT_TARGET_LUFS) -> float:
     """Linear gain that brings ``wave`` ([N] or [C, N]) to ``target_lufs`` (ITU-R BS.1770, pyloudnorm).
 
     Returns 1.0 for silence (loudness -inf or |loudness| > 100, the official rule) and for clips
@@ -138,7 +139,8 @@ def loudness_gain(wave: torch.Tensor, sample_rate: int = WAV2VEC2_SAMPLE_RATE, t
     return float(10.0 ** ((float(target_lufs) - loudness) / 20.0))
 
 
-def normalize_loudness(wave: torch.Tensor, sample_rate: int = WAV2VEC2_SAMPLE_RATE, target_lufs: float = DEFAULT_TARGET_LUFS) -> torch.Tensor:
+def normalize_loudness(wave: torch.Tensor, sample_rate: int = WAV2VEC2_SAMPLE_RATE,
+                       target_lufs: float = DEFAULT_TARGET_LUFS) -> torch.Tensor:
     """``wave`` scaled by a pure gain to ``target_lufs``; silent or too-short tracks come back unchanged."""
     gain = loudness_gain(wave, sample_rate, target_lufs)
     if gain == 1.0:

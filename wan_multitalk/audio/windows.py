@@ -25,7 +25,8 @@ def frame_windows(features: torch.Tensor, start: int, count: int, silence_row: t
     if int(start) < 0 or int(count) < 1:
         raise ValueError(f"need start >= 0 and count >= 1, got start={start}, count={count}")
     if tuple(silence_row.shape) != tuple(features.shape[2:]):
-        raise ValueError(f"silence_row {tuple(silence_row.shape)} does not match feature rows {tuple(features.shape[2:])}")
+        raise ValueError(f"silence_row {tuple(silence_row.shape)} does not match "
+                         f"feature rows {tuple(features.shape[2:])}")
     total = features.shape[1]
     silence = silence_row.to(device=features.device, dtype=features.dtype)
     frames = torch.arange(int(start), int(start) + int(count))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from kornia.color import lab_to_rgb, rgb_to_lab
 
-from wan_multitalk.errors import InputError
+from ..errors import InputError
 
 _FLAT = 1e-5  # a channel with a smaller Lab spread is flat: map it onto the reference mean
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wan_multitalk.errors import InputError
+from ..errors import InputError
 
 FILE_FORMATS = ("npy", "png")
 _CHUNK_PATTERN = "chunk_*.npy"  # npy: one file per append, lossless, dtype kept

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from wan_multitalk.errors import InputError
+from ..errors import InputError
 
 RESIZE_MODES = ("bilinear", "nearest", "area", "bicubic")
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import torch
 
-from wan_multitalk.errors import InputError
+from ..errors import InputError
 
 MIN_WINDOW = 5  # 4k+1 with k >= 1: Wan's VAE needs one leading frame plus groups of four
 

@@ -1,0 +1,38 @@
+"""Layout rules a user's install depends on, checked statically over the shipped Python files.
+
+Under pytest the repo root is on sys.path, so an absolute `import wan_multitalk` works here but
+fails in ComfyUI (which imports the pack under a path-derived name): only relative imports ship.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = [p for d in ("wan_multitalk", "nodes") for p in (ROOT / d).rglob("*.py")] + [ROOT / "__init__.py"]
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_pack_modules_import_each_other_relatively():
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in SHIPPED for line, name in imported_modules(p)
+           if name.split(".")[0] in ("wan_multitalk", "nodes")]
+    assert not bad, "absolute imports of the pack break inside ComfyUI:\n" + "\n".join(bad)
+
+
+def test_library_never_imports_the_host():
+    host_modules = {"comfy", "comfy_api", "comfy_extras", "comfy_execution", "folder_paths", "node_helpers", "server",
+                    "execution", "nodes"}
+    library = [p for p in SHIPPED if "wan_multitalk" in p.parts]
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in library for line, name in imported_modules(p)
+           if name.split(".")[0] in host_modules]
+    assert not bad, "wan_multitalk must stay host-free:\n" + "\n".join(bad)
