@@ -135,6 +135,19 @@ def native_model(model, adapter_sd, speakers, dims, pack):
     return m
 
 
+def norm_precision(pack, handle, dims, device) -> dict:
+    """The adapter's norm_x in the compute dtype against the explicit float32 LayerNorm (max abs error)."""
+    from importlib import import_module
+
+    host = import_module(pack.__name__ + ".wan_multitalk.adapter.host")
+    norm = handle.module.blocks[0].norm_x
+    x = (torch.randn(1, 4096, dims["dim"], device=device) * 3).to(torch.float16 if device.type == "cuda" else torch.float32)
+    ref = torch.nn.functional.layer_norm(x.float(), norm.normalized_shape, norm.weight.to(device).float(),
+                                         norm.bias.to(device).float(), norm.eps)
+    out = host.layer_norm_fp32(norm, x).float()
+    return {"max_abs_err": float((out - ref).abs().max()), "ref_abs_max": float(ref.abs().max()), "dtype": str(x.dtype)}
+
+
 def time_case(guider, latent, steps, device):
     import comfy.samplers
 
@@ -216,7 +229,8 @@ def main():
     if not args.skip_native:
         cases.append(("native InfiniteTalk, 1 speaker, cfg 2", lambda: cfg_guider(native_model(model, adapter_sd, 1, dims, pack), 2.0)))
 
-    results = {}
+    results = {"norm_x precision": norm_precision(pack, handle, dims, device)}
+    print(json.dumps(results), flush=True)
     for name, make in cases:
         try:
             results[name] = time_case(make(), latent, args.steps, device)
