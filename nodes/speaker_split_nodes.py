@@ -1,0 +1,92 @@
+"""Audio to Speakers: one recorded conversation in, one gated track per speaker out."""
+from __future__ import annotations
+
+import logging
+
+import torch
+from comfy_api.latest import io, ui
+
+from ..wan_multitalk.audio.diarization import diarize
+from ..wan_multitalk.audio.speaker_gating import (MAX_SPEAKERS, bridge_short_gaps, gate_tracks, onset_order,
+                                                  parse_order, speaker_masks, summarize)
+from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
+from ..wan_multitalk.audio.timing import check_sample_rate
+from ..wan_multitalk.audio.waveform import as_channels_first
+from ..wan_multitalk.errors import InputError
+
+log = logging.getLogger("multitalk_studio")
+CATEGORY = "MultiTalk Studio/audio"
+MODES = ("auto diarization", "timeline")
+MIN_TIMELINE_SECONDS = 0.1
+
+
+class AudioToSpeakers(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MTS_AudioToSpeakers",
+            display_name="Audio to Speakers",
+            category=CATEGORY,
+            description="Splits one recorded conversation into one track per speaker (the original audio, gated "
+                        "to when that person speaks), ready for the Wav2vec2 Embeds node in para mode. Offline.",
+            inputs=[
+                io.Audio.Input("audio", tooltip="One recording of the whole conversation, any sample rate or channels."),
+                io.Combo.Input("mode", options=list(MODES), default=MODES[0],
+                               tooltip="auto diarization: find who speaks when from the voices (offline, CPU; works "
+                                       "best when voices are distinct; overlapping speech goes to one speaker). "
+                                       "timeline: you type who speaks when below; no model, exact to the sample."),
+                io.Int.Input("num_speakers", default=0, min=0, max=MAX_SPEAKERS,
+                             tooltip="auto diarization: 0 = find the number of speakers (1-4), or fix it to 2-4. "
+                                     "Ignored in timeline mode."),
+                io.String.Input("timeline", default="", multiline=True,
+                                tooltip=f"timeline mode: speaker: start-end seconds, e.g. '{EXAMPLE}'. A speaker may "
+                                        "have several spans ('1: 0-3.2 6.5-end'); overlapping spans go to both."),
+                io.String.Input("order", default="",
+                                tooltip="Reorder the output tracks, e.g. '2,1' puts speaker 2 on audio_1. Empty: in "
+                                        "auto mode who speaks first is speaker 1; in timeline mode your numbers."),
+                io.Float.Input("min_gap_seconds", default=0.5, min=0.0, max=5.0, step=0.05,
+                               tooltip="auto diarization: pauses and speaker changes shorter than this do not flip "
+                                       "the speaker (a short pause stays in the speaker's track)."),
+                io.Int.Input("fade_ms", default=20, min=0, max=500,
+                             tooltip="Length of the fade in/out added outside each cut, so gating does not click."),
+            ],
+            outputs=[*(io.Audio.Output(display_name=f"audio_{k + 1}") for k in range(MAX_SPEAKERS)),
+                     io.String.Output(display_name="summary")],
+        )
+
+    @classmethod
+    def execute(cls, audio, mode, num_speakers, timeline, order, min_gap_seconds, fade_ms) -> io.NodeOutput:
+        rate = check_sample_rate(audio["sample_rate"], "audio")
+        wave = as_channels_first(audio["waveform"], "audio", rate)
+        num_samples = wave.shape[-1]
+        if float(wave.abs().max()) < 1e-4:
+            raise InputError("audio", "is silent (peak below -80 dBFS): there is nobody to assign.",
+                             "Connect a recording that contains speech.")
+        if mode == "timeline":
+            if num_samples < MIN_TIMELINE_SECONDS * rate:
+                raise InputError("audio", f"is only {num_samples / rate:.3f} s long.", "Connect the whole conversation.")
+            segments = parse_timeline(timeline, rate, num_samples, "timeline")
+            count = max(s.speaker for s in segments) + 1
+            masks = speaker_masks(segments, num_samples, count)
+            how = "timeline"
+        elif mode == "auto diarization":
+            segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio")
+            masks = speaker_masks(segments, num_samples, count)
+            masks = bridge_short_gaps(masks, int(round(min_gap_seconds * rate)))
+            masks = masks[onset_order(masks)]
+            how = f"auto diarization, {count} speaker(s) {'found' if not num_speakers else 'requested'}"
+        else:
+            raise InputError("mode", f"'{mode}' is not a mode.", f"Choose one of: {', '.join(MODES)}.")
+        masks = masks[parse_order(order, count, "order")]
+        tracks = gate_tracks(wave, masks, int(round(fade_ms * rate / 1000)))
+        silent = torch.zeros_like(wave)
+        outputs = [{"waveform": t[None].contiguous(), "sample_rate": rate} for t in tracks[:MAX_SPEAKERS]]
+        outputs += [{"waveform": silent[None].clone(), "sample_rate": rate} for _ in range(MAX_SPEAKERS - len(outputs))]
+        summary = summarize(masks, rate, header=f"{how}; {num_samples / rate:.2f} s")
+        if count < MAX_SPEAKERS:
+            summary += "\n" + ", ".join(f"audio_{k + 1}" for k in range(count, MAX_SPEAKERS)) + ": silent"
+        log.info("[MultiTalk Studio] Audio to Speakers: %s", summary.replace("\n", " | "))
+        return io.NodeOutput(*outputs, summary, ui=ui.PreviewText(summary))
+
+
+SPEAKER_SPLIT_NODES = [AudioToSpeakers]
