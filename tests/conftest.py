@@ -5,10 +5,12 @@ skipped with the reason printed in the header and again, loudly, in the summary.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+import adapter_factory
 import host_audio
 import soundfile
 from comfy_host import ComfyHost, find_host
@@ -74,3 +76,19 @@ def voices(host):
         data, rate = soundfile.read(str(path), dtype="float32")
         out[name] = {"file": path.name, "samples": len(data), "rate": rate}
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(host, tiny_wan):
+    spec = tiny_wan["spec"]
+    meta = {"config": json.dumps({"transformer": {"num_heads": spec.num_heads}})}
+    shape = dict(num_blocks=spec.num_layers, dim=spec.dim, audio_layers=12, audio_channels=768, intermediate=32,
+                 tokens=32, token_dim=768)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk.safetensors"),
+                                       metadata=meta, **shape)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk_fp8_scaled.safetensors"),
+                                       fp8="e4m3fn_scaled", metadata=meta, **shape)
+    wide = dict(shape, dim=2 * spec.dim)
+    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_adapter_wrong_width.safetensors"),
+                                       metadata=meta, **wide)
+    return "tiny_infinitetalk.safetensors"

@@ -1,30 +1,10 @@
 """The audio adapter on the host's own Wan model: KSampler at cfg 2, the text+audio guider, bad input."""
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
-import adapter_factory
-
 SIZE = dict(width=64, height=48)
-
-
-@pytest.fixture(scope="session")
-def tiny_adapter(host, tiny_wan):
-    spec = tiny_wan["spec"]
-    meta = {"config": json.dumps({"transformer": {"num_heads": spec.num_heads}})}
-    shape = dict(num_blocks=spec.num_layers, dim=spec.dim, audio_layers=12, audio_channels=768, intermediate=32,
-                 tokens=32, token_dim=768)
-    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk.safetensors"),
-                                       metadata=meta, **shape)
-    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_infinitetalk_fp8_scaled.safetensors"),
-                                       fp8="e4m3fn_scaled", metadata=meta, **shape)
-    wide = dict(shape, dim=2 * spec.dim)
-    adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_adapter_wrong_width.safetensors"),
-                                       metadata=meta, **wide)
-    return "tiny_infinitetalk.safetensors"
 
 
 def graph():

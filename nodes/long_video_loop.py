@@ -1,0 +1,222 @@
+"""The host side of the long-video sampler: one window after another through ComfyUI's own sampling.
+
+Per window: audio rows at the window's exact frame offset, a patched MODEL clone, the I2V conditioning,
+the motion latents (the previous window's decoded, colour-matched tail), `AudioCFGGuider.sample` with
+the user's SAMPLER / SIGMAS and per-window seeded noise, decode, colour match, keep the new frames.
+Nothing but the FrameSink and the tail of `motion` frames survives a window, so memory stays flat.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import comfy.model_management as mm
+import comfy.sample
+import comfy.utils
+import folder_paths
+import node_helpers
+import torch
+
+from ..wan_multitalk.video.colour import match_colour
+from ..wan_multitalk.video.frame_sink import FrameSink
+from ..wan_multitalk.video.long_video import denoised_sigmas, prompt_index, window_source_indices
+from ..wan_multitalk.video.windows import (
+    Window,
+    motion_latent_frames,
+    plan_windows,
+    resample_frame_indices,
+    source_keyframe_index,
+)
+from . import adapter_glue as glue
+from .adapter_nodes import AudioCFGGuider, audio_conditioning
+
+log = logging.getLogger("multitalk_studio")
+
+HOOKS: list = []
+"""Observers called as hook(event, info) with event "window_start", "step" or "window_done" (tests)."""
+
+
+def _emit(event: str, **info):
+    for hook in list(HOOKS):
+        hook(event, info)
+
+
+@dataclass
+class LongPlan:
+    """What the plan node validated and the sampler needs (MTS_LONG_PLAN)."""
+
+    vae: object
+    width: int
+    height: int
+    window: int
+    motion: int
+    mode: str  # auto / infinitetalk / multitalk
+    colour_strength: float  # 0 = off
+    reference: torch.Tensor | None  # [1, H, W, 3] fitted start image
+    source_video: torch.Tensor | None  # [N, h, w, 3] as given (fitted per window, lazily)
+    source_fps: float
+    face_mask: torch.Tensor | None  # [M, h, w], 1 = may change
+    denoise: float
+    clip_vision_output: object
+    output_folder: str  # "" = RAM
+
+    def variant(self, adapter) -> str:
+        return adapter.variant if self.mode == "auto" else self.mode
+
+
+def output_folder_path(folder: str) -> Path | None:
+    if not folder.strip():
+        return None
+    path = Path(folder.strip()).expanduser()
+    return path if path.is_absolute() else Path(folder_paths.get_output_directory()) / path
+
+
+def i2v_known_frames(positive, negative, vae, known: torch.Tensor, length: int, width: int, height: int,
+                     clip_vision_output=None):
+    """Wan I2V conditioning with the first `len(known)` frames known (MultiTalk: the previous tail)."""
+    frames = torch.full((length, height, width, 3), 0.5)
+    frames[:known.shape[0]] = known.to(frames)
+    concat = vae.encode(frames)
+    mask = torch.ones((1, 1, concat.shape[2], concat.shape[-2], concat.shape[-1]))
+    mask[:, :, :motion_latent_frames(known.shape[0])] = 0.0
+    values = {"concat_latent_image": concat, "concat_mask": mask}
+    if clip_vision_output is not None:
+        values["clip_vision_output"] = clip_vision_output
+    return (node_helpers.conditioning_set_values(positive, values),
+            node_helpers.conditioning_set_values(negative, values))
+
+
+class _Source:
+    """The dubbing source resampled to the output fps, fitted to the video size one window at a time."""
+
+    def __init__(self, plan: LongPlan, fps: float):
+        self.plan = plan
+        self.frame_map = resample_frame_indices(plan.source_video.shape[0], plan.source_fps, fps)
+
+    @property
+    def frames(self) -> int:
+        return int(self.frame_map.numel())
+
+    def keyframe(self, window: Window) -> tuple[int, torch.Tensor]:
+        index = int(self.frame_map[source_keyframe_index(window, self.frames)])
+        return index, glue.fit_frames(self.plan.source_video[index:index + 1], self.plan.width, self.plan.height)
+
+    def window_frames(self, window: Window) -> torch.Tensor:
+        idx = window_source_indices(self.frame_map, window)
+        return glue.fit_frames(self.plan.source_video[idx], self.plan.width, self.plan.height)
+
+    def window_mask(self, window: Window) -> torch.Tensor | None:
+        mask = self.plan.face_mask
+        if mask is None:
+            return None
+        idx = window_source_indices(self.frame_map, window).clamp_max(mask.shape[0] - 1)
+        fitted = glue.fit_frames(mask[idx][..., None].expand(-1, -1, -1, 3), self.plan.width, self.plan.height)
+        return fitted[..., 0][None, None]  # [1, 1, F, H, W]; the host resizes it to the latent
+
+
+def _window_noise(noise, noise_seed: int, latent: torch.Tensor, index: int):
+    if noise is None:
+        seed = int(noise_seed) + index
+        return comfy.sample.prepare_noise(latent, seed), seed
+    noise_w = copy.copy(noise)
+    if hasattr(noise_w, "seed"):
+        noise_w.seed = int(noise.seed) + index
+    return noise_w.generate_noise({"samples": latent}), int(getattr(noise_w, "seed", 0))
+
+
+def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negative, sampler, sigmas,
+                   noise_seed: int, noise, text_cfg: float, audio_cfg: float, total: int):
+    """Generate `total` frames; returns (frames or FrameFolder, sink folder or None)."""
+    vae, width, height, window, motion = plan.vae, plan.width, plan.height, plan.window, plan.motion
+    variant = plan.variant(adapter)
+    source = _Source(plan, embeds.fps) if plan.source_video is not None else None
+    colour_ref = plan.reference if source is None else source.keyframe(plan_windows(1, window, motion)[0])[1]
+    if source is not None and source.plan.denoise < 1.0:
+        sigmas = denoised_sigmas(sigmas, plan.denoise)
+    use_source_latent = source is not None and (plan.denoise < 1.0 or plan.face_mask is not None)
+    folder = output_folder_path(plan.output_folder)
+    sink = FrameSink(folder, file_format="png")
+    windows = plan_windows(total, window, motion)
+    steps = int(sigmas.shape[-1]) - 1
+    pbar = comfy.utils.ProgressBar(max(1, steps * len(windows)))
+    device = mm.get_torch_device()
+    tail = None  # the previous window's last `motion` frames, colour-matched
+    log.info("[MultiTalk Studio] long video: %d frames in %d windows of %d (motion %d, %s)", total, len(windows),
+             window, motion, variant)
+    try:
+        for w in windows:
+            tail = _one_window(w, model, adapter, embeds, plan, variant, source, colour_ref, use_source_latent,
+                               prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail,
+                               sink, pbar, device)
+    except mm.InterruptProcessingException:
+        kept = _keep_on_interrupt(sink)
+        log.warning("[MultiTalk Studio] interrupted after %d of %d windows: %d finished frames kept in %s",
+                    sum(1 for w in windows if w.start + w.keep_to <= sink.count), len(windows), sink.count, kept)
+        raise
+    return sink.result(), folder
+
+
+def _keep_on_interrupt(sink: FrameSink):
+    """Finished windows survive an interrupt: already on disk in folder mode, written out in RAM mode."""
+    if sink.folder is not None or sink.count == 0:
+        return sink.folder
+    folder = Path(folder_paths.get_output_directory()) / f"multitalk_interrupted_{time.strftime('%Y%m%d_%H%M%S')}"
+    saved = FrameSink(folder, file_format="png")
+    saved.append(sink.result())
+    return folder
+
+
+def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, source, colour_ref, use_source_latent,
+                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, sink, pbar, device):
+    mm.throw_exception_if_processing_interrupted()  # stop before any work on a new window
+    vae, width, height, length = plan.vae, plan.width, plan.height, plan.window
+    keyframe_index, reference = (None, plan.reference) if source is None else source.keyframe(w)
+    prompt = prompt_index(w.index, len(prompts))
+    _emit("window_start", window=w, keyframe=keyframe_index, variant=variant, prompt=prompt)
+
+    cond, _, _ = audio_conditioning(adapter, embeds, w.start, length, width, height)
+    _emit("audio", window=w, windows=cond.windows)
+    patched = glue.patch_model(model, adapter, cond)
+    positive = prompts[prompt]
+    if variant == "multitalk" and tail is not None:
+        pos, neg = i2v_known_frames(positive, negative, vae, tail, length, width, height, plan.clip_vision_output)
+    else:
+        pos, neg = glue.i2v_conditioning(positive, negative, vae, reference, length, width, height,
+                                         plan.clip_vision_output)
+    context = tail if tail is not None else reference
+    if context is not None:
+        motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
+        if not (variant == "multitalk" and tail is None):  # MultiTalk's first window: the I2V image only
+            glue.keep_motion_latents(patched, motion, noised=variant == "multitalk", seed=int(noise_seed) + w.index)
+        del motion
+
+    lat_shape = [1, 16, (length - 1) // 4 + 1, height // 8, width // 8]
+    latent = vae.encode(source.window_frames(w)) if use_source_latent else torch.zeros(lat_shape)
+    denoise_mask = source.window_mask(w) if source is not None else None
+    noise_t, seed = _window_noise(noise, noise_seed, latent, w.index)
+
+    guider = AudioCFGGuider(patched)
+    guider.set_conds(pos, neg)
+    guider.set_scales(text_cfg, audio_cfg)
+
+    def callback(step, x0, x, total_steps):
+        pbar.update(1)
+        _emit("step", window=w, step=step)
+        mm.throw_exception_if_processing_interrupted()
+
+    samples = guider.sample(noise_t, latent, sampler, sigmas, denoise_mask=denoise_mask, callback=callback,
+                            disable_pbar=True, seed=seed)
+    del guider, patched, cond, pos, neg, noise_t, latent, denoise_mask
+    decoded = vae.decode(samples)
+    del samples
+    decoded = decoded.reshape(-1, *decoded.shape[-3:])[:length]
+    if plan.colour_strength > 0 and colour_ref is not None:
+        decoded = match_colour(decoded.to(device), colour_ref.to(device), plan.colour_strength).cpu()
+    sink.append(decoded[w.keep_from:w.keep_to])
+    new_tail = None if w.is_last else decoded[-plan.motion:].clone()
+    _emit("window_done", window=w, frames=decoded, count=sink.count)
+    del decoded
+    return new_tail

@@ -1,0 +1,165 @@
+"""Long video: the plan node (what to make) and the sampler node (any length, one window at a time)."""
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+from ..wan_multitalk.errors import InputError
+from ..wan_multitalk.video.long_video import fit_audio
+from ..wan_multitalk.video.windows import check_window_size, resample_frame_indices, target_frames
+from . import adapter_glue as glue
+from .long_video_loop import LongPlan, output_folder_path, run_long_video
+from .types import ADAPTER, EMBEDS, LONG_PLAN
+
+CATEGORY = "MultiTalk Studio"
+MAX_PROMPTS = 4
+
+
+class LongI2VPlan(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MTS_LongI2VPlan",
+            display_name="WanVideo Long I2V Multi/InfiniteTalk",
+            category=CATEGORY,
+            description="Plans a talking video of any length: windows of frame_window_size frames, each continuing "
+                        "from the last motion_frame frames of the one before. Everything is checked here, before "
+                        "sampling starts. Connect to Multi/InfiniteTalk Long Video Sampler.",
+            inputs=[
+                io.Vae.Input("vae", tooltip="The Wan 2.1 VAE (encodes the reference and the motion frames, decodes windows)."),
+                io.Int.Input("width", default=832, min=16, max=4096, step=16, tooltip="Video width (multiple of 16)."),
+                io.Int.Input("height", default=480, min=16, max=4096, step=16, tooltip="Video height (multiple of 16)."),
+                io.Int.Input("frame_window_size", default=81, min=5, max=1001, step=4,
+                             tooltip="Frames generated per window: 4k+1 (81 = 3.24 s at 25 fps, what the models were trained on)."),
+                io.Int.Input("motion_frame", default=9, min=1, max=1000,
+                             tooltip="Frames of overlap: the last frames of a window are the context of the next "
+                                     "(9 for InfiniteTalk, 25 for MultiTalk). Windows advance by window - motion."),
+                io.Combo.Input("mode", options=["auto", "infinitetalk", "multitalk"], default="auto",
+                               tooltip="auto = the adapter loader's variant. InfiniteTalk keeps the reference image in "
+                                       "every window and writes clean motion latents; MultiTalk conditions each window "
+                                       "on the previous tail and re-noises the motion latents."),
+                io.Combo.Input("colour_match", options=["off", "on"], default="on",
+                               tooltip="Match each window's colours to the reference (Lab, on the GPU) before its tail "
+                                       "feeds the next window: prevents slow colour drift."),
+                io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="1 = full match (official default), 0 = none."),
+                io.Image.Input("start_image", optional=True,
+                               tooltip="The reference image (cover-resized and centre-cropped). Needed unless a source video is given."),
+                io.Image.Input("source_video", optional=True,
+                               tooltip="Dubbing: a video (IMAGE batch) to re-voice. Each window takes the source frame at its "
+                                       "start as the reference; the output keeps the source length."),
+                io.Float.Input("source_fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                               tooltip="Frame rate of source_video; it is resampled to the embeds' fps."),
+                io.Mask.Input("face_mask", optional=True,
+                              tooltip="Dubbing: only the white regions change (differential denoise); one mask or one per source frame."),
+                io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
+                               tooltip="Dubbing: below 1 starts from the source video (keeps more of it). Needs source_video."),
+                io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
+                io.String.Input("output_folder", default="",
+                                tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
+                                        "finished window is written there as PNGs, so an hour of video needs no hour of RAM."),
+            ],
+            outputs=[LONG_PLAN.Output(display_name="plan")],
+        )
+
+    @classmethod
+    def execute(cls, vae, width, height, frame_window_size, motion_frame, mode, colour_match, colour_match_strength,
+                source_fps, denoise, output_folder, start_image=None, source_video=None, face_mask=None,
+                clip_vision_output=None) -> io.NodeOutput:
+        window = check_window_size(frame_window_size, "frame_window_size")
+        if width % 16 or height % 16:
+            raise InputError("width/height", f"{width}x{height} is not a multiple of 16.", "Use multiples of 16, e.g. 832x480.")
+        if not 1 <= motion_frame < window:
+            raise InputError("motion_frame", f"{motion_frame} frames of overlap do not fit a {window}-frame window.",
+                             f"use 1 to {window - 1} (9 for InfiniteTalk, 25 for MultiTalk).")
+        if start_image is None and source_video is None:
+            raise InputError("start_image", "neither a start image nor a source video is connected.",
+                             "connect the reference image to start_image (or a video to source_video to dub it).")
+        if source_video is None and (face_mask is not None or denoise < 1.0):
+            raise InputError("face_mask" if face_mask is not None else "denoise", "only applies to dubbing.",
+                             "connect source_video, or disconnect face_mask and set denoise to 1.")
+        if source_video is not None:
+            resample_frame_indices(source_video.shape[0], source_fps, 25)  # validates source_fps and frames
+        if face_mask is not None:
+            face_mask = face_mask.reshape(-1, *face_mask.shape[-2:]).float()
+            if source_video is not None and face_mask.shape[0] not in (1, source_video.shape[0]):
+                raise InputError("face_mask", f"has {face_mask.shape[0]} masks for {source_video.shape[0]} source frames.",
+                                 "give one mask, or one per source frame.")
+        folder = output_folder_path(output_folder)
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
+        reference = glue.fit_frames(start_image[:1], width, height) if start_image is not None else None
+        strength = float(colour_match_strength) if colour_match == "on" else 0.0
+        return io.NodeOutput(LongPlan(vae, width, height, window, int(motion_frame), mode, strength, reference,
+                                      source_video, float(source_fps), face_mask, float(denoise), clip_vision_output,
+                                      output_folder))
+
+
+class LongVideoSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        prompts = [io.Conditioning.Input(f"positive_{k}", optional=True,
+                                         tooltip=f"Prompt for window {k} (1-based); later windows repeat the last "
+                                                 "connected prompt.") for k in range(2, MAX_PROMPTS + 1)]
+        return io.Schema(
+            node_id="MTS_LongVideoSampler",
+            display_name="Multi/InfiniteTalk Long Video Sampler",
+            category=CATEGORY,
+            description="Generates the whole talking video, window by window, with the host's own sampling: your "
+                        "SAMPLER and SIGMAS, LoRAs and caches apply to every window. Output frames match the audio "
+                        "exactly (round(seconds x fps)); the AUDIO output is cut to the frames.",
+            inputs=[
+                io.Model.Input("model", tooltip="Wan 2.1 I2V from the native loader (LoRAs and fp8 work)."),
+                ADAPTER.Input("adapter", tooltip="From Multi/InfiniteTalk Model Loader."),
+                EMBEDS.Input("embeds", tooltip="Speaker embeds for the whole track (Wav2vec2 Embeds or Silent Embeds)."),
+                LONG_PLAN.Input("plan", tooltip="From WanVideo Long I2V Multi/InfiniteTalk."),
+                io.Conditioning.Input("positive", tooltip="Text prompt (window 1, and every window if no positive_2..4)."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt, all windows."),
+                io.Sampler.Input("sampler", tooltip="The sampler (e.g. KSamplerSelect euler)."),
+                io.Sigmas.Input("sigmas", tooltip="The schedule for one window (e.g. BasicScheduler, or a distill LoRA's 4-6 steps)."),
+                io.Int.Input("noise_seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Window k uses seed + k, so a rerun gives identical frames."),
+                io.Float.Input("text_cfg", default=5.0, min=0.0, max=30.0, step=0.1, round=0.01,
+                               tooltip="Text guidance (1 = off, saves a pass)."),
+                io.Float.Input("audio_cfg", default=4.0, min=0.0, max=30.0, step=0.1, round=0.01,
+                               tooltip="Audio guidance (1 = off, saves a pass)."),
+                *prompts,
+                io.Noise.Input("noise", optional=True,
+                               tooltip="Optional NOISE (e.g. RandomNoise); replaces noise_seed, window k uses its seed + k."),
+                io.Audio.Input("audio", optional=True,
+                               tooltip="The speech as AUDIO: sets the exact length and comes out cut to the frames."),
+            ],
+            outputs=[io.Image.Output(display_name="images",
+                                     tooltip="The frames (with output_folder set: only the last frame; the video is on disk)."),
+                     io.Audio.Output(display_name="audio", tooltip="The input AUDIO cut/padded to the frames (silence without it)."),
+                     io.Int.Output(display_name="frame_count"),
+                     io.String.Output(display_name="output_folder")],
+        )
+
+    @classmethod
+    def execute(cls, model, adapter, embeds, plan, positive, negative, sampler, sigmas, noise_seed, text_cfg,
+                audio_cfg, positive_2=None, positive_3=None, positive_4=None, noise=None, audio=None) -> io.NodeOutput:
+        fps = embeds.fps
+        if plan.source_video is not None:
+            total = int(resample_frame_indices(plan.source_video.shape[0], plan.source_fps, fps).numel())
+        elif audio is not None:
+            total = target_frames(audio["waveform"].shape[-1], audio["sample_rate"], fps)
+        else:
+            total = embeds.num_frames
+        if total < 1:
+            raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
+        if sigmas.shape[-1] < 2:
+            raise InputError("sigmas", "has no steps.", "connect a scheduler with at least 1 step.")
+        prompts = [positive]
+        for extra in (positive_2, positive_3, positive_4):
+            if extra is not None:
+                prompts.append(extra)
+        frames, folder = run_long_video(model, adapter, embeds, plan, prompts, negative, sampler, sigmas, noise_seed,
+                                        noise, text_cfg, audio_cfg, total)
+        count = len(frames)
+        images = frames[-1:] if folder is not None else frames
+        audio_in = audio if audio is not None else {"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}
+        return io.NodeOutput(images, fit_audio(audio_in, count, fps), count, str(folder or ""))
+
+
+LONG_VIDEO_NODES = [LongI2VPlan, LongVideoSampler]
