@@ -130,3 +130,70 @@ def test_window_length_not_4k_plus_1_suggests_neighbours(host, tiny_wan, tiny_ad
     ksampler(g, apply, vae, cfg=1.0)
     message = failing(host, g.finalize())
     assert "length" in message and "9" in message and "13" in message
+
+
+def write_tiny_lora(path, spec, rank=4, seed=5):
+    """A LoRA on every self-attention q of the tiny Wan, in the common lora_up/lora_down layout."""
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for block in range(spec.num_layers):
+        base = f"diffusion_model.blocks.{block}.self_attn.q"
+        state[f"{base}.lora_up.weight"] = torch.randn(spec.dim, rank, generator=g)
+        state[f"{base}.lora_down.weight"] = torch.randn(rank, spec.dim, generator=g)
+        state[f"{base}.alpha"] = torch.tensor(float(rank))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+
+
+def native_branch(g, model_out, vae_out, tiny_wan, key):
+    """A plain native I2V window on the same loader output, to see whether that model was mutated."""
+    pos = g.node("MTSTest_RandomConditioning", seed=1, tokens=8, width=tiny_wan["spec"].text_dim)
+    neg = g.node("MTSTest_RandomConditioning", seed=2, tokens=8, width=tiny_wan["spec"].text_dim)
+    image = g.node("MTSTest_RandomImage", seed=4, width=64, height=48, batch=1)
+    i2v = g.node("WanImageToVideo", positive=pos.out(0), negative=neg.out(0), vae=vae_out, length=9, batch_size=1,
+                 start_image=image.out(0), **SIZE)
+    out = g.node("KSampler", model=model_out, positive=i2v.out(0), negative=i2v.out(1), latent_image=i2v.out(2),
+                 seed=0, steps=2, cfg=1.0, sampler_name="euler", scheduler="simple", denoise=1.0)
+    g.node("MTSTest_Capture", value=out.out(0), key=key)
+
+
+def test_fp8_base_with_lora_works_and_the_loaders_model_is_untouched(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    write_tiny_lora(host.model_path("loras", "tiny_wan_lora.safetensors"), tiny_wan["spec"])
+
+    def window(lora: bool, with_native: bool):
+        g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, speakers=2)
+        prompt_nodes = g.finalize()
+        unet_id = next(k for k, v in prompt_nodes.items() if v["class_type"] == "UNETLoader")
+        apply_id = next(k for k, v in prompt_nodes.items() if v["class_type"] == "MTS_ApplyAudioAdapter")
+        prompt_nodes[unet_id]["inputs"]["weight_dtype"] = "fp8_e4m3fn"
+        if lora:
+            prompt_nodes["lora"] = {"class_type": "LoraLoaderModelOnly",
+                                    "inputs": {"model": [unet_id, 0], "lora_name": "tiny_wan_lora.safetensors",
+                                               "strength_model": 1.0}}
+            prompt_nodes[apply_id]["inputs"]["model"] = ["lora", 0]
+        prompt_nodes["ks"] = {"class_type": "KSampler", "inputs": {
+            "model": [apply_id, 0], "positive": [apply_id, 1], "negative": [apply_id, 2], "latent_image": [apply_id, 3],
+            "seed": 0, "steps": 2, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0}}
+        prompt_nodes["cap"] = {"class_type": "MTSTest_Capture", "inputs": {"value": ["ks", 0], "key": "ours"}}
+        if with_native:
+            vae_id = next(k for k, v in prompt_nodes.items() if v["class_type"] == "VAELoader")
+            g2 = graph()
+            native_branch(g2, [unet_id, 0], [vae_id, 0], tiny_wan, "native")
+            prompt_nodes.update(g2.finalize())
+        return host.run(prompt_nodes).captured
+
+    with_lora = window(lora=True, with_native=True)
+    without_lora = window(lora=False, with_native=False)
+    assert torch.isfinite(with_lora["ours"]["samples"]).all()
+    # the LoRA reaches the patched model: same audio, same seed, different result
+    assert (with_lora["ours"]["samples"] - without_lora["ours"]["samples"]).abs().max() > 1e-4
+
+    g = graph()
+    model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="fp8_e4m3fn")
+    vae = g.node("VAELoader", vae_name=tiny_wan["vae"])
+    native_branch(g, model.out(0), vae.out(0), tiny_wan, "native_alone")
+    alone = host.run(g.finalize()).captured
+    # the native window on the loader's model is the same whether or not our nodes patched it in the same prompt
+    torch.testing.assert_close(with_lora["native"]["samples"], alone["native_alone"]["samples"])
