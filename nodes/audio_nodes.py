@@ -15,6 +15,7 @@ from ..wan_multitalk.audio.waveform import normalize_loudness as loudness_normal
 from ..wan_multitalk.embeds import SpeakerEmbeds
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.masks import validate_masks
+from ..wan_multitalk.video.long_video import fit_audio
 from .host_glue import WAV2VEC2_FOLDER, list_models, register_model_folders, resolve_model, torch_device
 from .types import EMBEDS, WAV2VEC2
 
@@ -169,12 +170,12 @@ class Wav2VecEmbeds(io.ComfyNode):
                                 wav2vec2.silence_row(fps), total_frames=total)
 
         mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
-        mix = _fit_audio(mix, rate, total, fps)
+        audio = fit_audio({"waveform": mix, "sample_rate": rate}, total, fps)
         embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=wav2vec2.silence_row(fps),
                                masks=ref_target_masks, silent_speakers=tuple(silent))
         summary = _summary(len(tracks), silent, total, fps)
         log.info("[MultiTalk Studio] %s", summary)
-        return io.NodeOutput(embeds, {"waveform": mix, "sample_rate": rate}, total, ui=ui.PreviewText(summary))
+        return io.NodeOutput(embeds, audio, total, ui=ui.PreviewText(summary))
 
 
 def _with_silent(placement, extra: int):
@@ -185,16 +186,6 @@ def _with_silent(placement, extra: int):
 
     return replace(placement, lengths=placement.lengths + (0,) * extra, starts=placement.starts + (0,) * extra,
                    start_frames=placement.start_frames + (0,) * extra, frame_counts=placement.frame_counts + (0,) * extra)
-
-
-def _fit_audio(mix: torch.Tensor, rate: int, frames: int, fps: float) -> torch.Tensor:
-    """Cut or pad the muxed audio to exactly `frames` video frames, so nothing drifts at the end."""
-    from ..wan_multitalk.video.windows import audio_samples_for_frames
-
-    samples = audio_samples_for_frames(frames, rate, fps)
-    if mix.shape[-1] >= samples:
-        return mix[..., :samples].contiguous()
-    return torch.nn.functional.pad(mix, (0, samples - mix.shape[-1]))
 
 
 def _summary(tracks: int, silent: list[int], frames: int, fps: float) -> str:
@@ -229,9 +220,7 @@ class SilentEmbeds(io.ComfyNode):
     def execute(cls, wav2vec2, num_frames, fps, audio_scale, num_speakers) -> io.NodeOutput:
         row = wav2vec2.silence_row(fps)
         features = row.expand((num_speakers, num_frames) + tuple(row.shape)).clone()
-        from ..wan_multitalk.video.windows import audio_samples_for_frames
-
-        audio = {"waveform": torch.zeros(1, 1, audio_samples_for_frames(num_frames, 16000, fps)), "sample_rate": 16000}
+        audio = fit_audio({"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}, num_frames, fps)
         embeds = SpeakerEmbeds(features=features, fps=fps, audio_scale=audio_scale, silence=row,
                                silent_speakers=tuple(range(num_speakers)))
         return io.NodeOutput(embeds, audio, num_frames)
