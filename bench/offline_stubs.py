@@ -57,7 +57,7 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def install(names=("av", "librosa", "aiohttp", "kornia", "pyloudnorm", "soundfile")) -> list[str]:
+def install(names=("av", "librosa", "aiohttp", "kornia", "kornia_rs", "pyloudnorm", "soundfile")) -> list[str]:
     """Stub only the names that do not import for real; returns what was stubbed."""
     missing = [n for n in names if importlib.util.find_spec(n) is None]
     if missing:

@@ -169,8 +169,8 @@ def fit_frames(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return cover_crop(images[..., :3], width, height, mode="bilinear").clamp(0, 1)
 
 
-def i2v_conditioning(positive, negative, vae, reference, length: int, width: int, height: int, clip_vision_output=None):
-    """Wan I2V conditioning with one known frame: the reference, grey elsewhere (as the host's I2V node)."""
+def i2v_values(vae, reference, length: int, width: int, height: int, clip_vision_output=None) -> dict:
+    """Wan I2V conditioning values with one known frame: the reference, grey elsewhere (as the host's I2V node)."""
     frames = torch.full((length, height, width, 3), 0.5)
     if reference is not None:
         frames[:1] = reference[:1].to(frames)
@@ -181,5 +181,13 @@ def i2v_conditioning(positive, negative, vae, reference, length: int, width: int
     values = {"concat_latent_image": concat, "concat_mask": mask}
     if clip_vision_output is not None:
         values["clip_vision_output"] = clip_vision_output
+    return values
+
+
+def with_values(positive, negative, values: dict):
     return (node_helpers.conditioning_set_values(positive, values),
             node_helpers.conditioning_set_values(negative, values))
+
+
+def i2v_conditioning(positive, negative, vae, reference, length: int, width: int, height: int, clip_vision_output=None):
+    return with_values(positive, negative, i2v_values(vae, reference, length, width, height, clip_vision_output))

@@ -36,7 +36,8 @@ from .adapter_nodes import AudioCFGGuider, audio_conditioning
 log = logging.getLogger("multitalk_studio")
 
 HOOKS: list = []
-"""Observers called as hook(event, info) with event "window_start", "step" or "window_done" (tests)."""
+"""Observers called as hook(event, info): window_start, audio, encoded, step, sampled, decoded, coloured,
+window_done (tests and bench/long_video_windows.py)."""
 
 
 def _emit(event: str, **info):
@@ -144,13 +145,14 @@ def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negati
     pbar = comfy.utils.ProgressBar(max(1, steps * len(windows)))
     device = mm.get_torch_device()
     tail = None  # the previous window's last `motion` frames, colour-matched
+    i2v_cache: dict = {}
     log.info("[MultiTalk Studio] long video: %d frames in %d windows of %d (motion %d, %s)", total, len(windows),
              window, motion, variant)
     try:
         for w in windows:
             tail = _one_window(w, model, adapter, embeds, plan, variant, source, colour_ref, use_source_latent,
                                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail,
-                               sink, pbar, device)
+                               sink, pbar, device, i2v_cache)
     except mm.InterruptProcessingException:
         kept = _keep_on_interrupt(sink)
         log.warning("[MultiTalk Studio] interrupted after %d of %d windows: %d finished frames kept in %s",
@@ -170,7 +172,8 @@ def _keep_on_interrupt(sink: FrameSink):
 
 
 def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, source, colour_ref, use_source_latent,
-                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, sink, pbar, device):
+                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, sink, pbar, device,
+                i2v_cache: dict):
     mm.throw_exception_if_processing_interrupted()  # stop before any work on a new window
     vae, width, height, length = plan.vae, plan.width, plan.height, plan.window
     keyframe_index, reference = (None, plan.reference) if source is None else source.keyframe(w)
@@ -184,8 +187,14 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
     if variant == "multitalk" and tail is not None:
         pos, neg = i2v_known_frames(positive, negative, vae, tail, length, width, height, plan.clip_vision_output)
     else:
-        pos, neg = glue.i2v_conditioning(positive, negative, vae, reference, length, width, height,
-                                         plan.clip_vision_output)
+        # The reference conditioning (an 81-frame VAE encode) is the same for every window that shares the
+        # reference: encode it once, keep only the latest so memory stays flat.
+        key = (keyframe_index, id(reference))
+        if i2v_cache.get("key") != key:
+            i2v_cache.clear()
+            i2v_cache.update(key=key, values=glue.i2v_values(vae, reference, length, width, height,
+                                                             plan.clip_vision_output))
+        pos, neg = glue.with_values(positive, negative, i2v_cache["values"])
     context = tail if tail is not None else reference
     if context is not None:
         motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
@@ -195,6 +204,7 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
 
     lat_shape = [1, 16, (length - 1) // 4 + 1, height // 8, width // 8]
     latent = vae.encode(source.window_frames(w)) if use_source_latent else torch.zeros(lat_shape)
+    _emit("encoded", window=w)
     denoise_mask = source.window_mask(w) if source is not None else None
     noise_t, seed = _window_noise(noise, noise_seed, latent, w.index)
 
@@ -210,11 +220,14 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
     samples = guider.sample(noise_t, latent, sampler, sigmas, denoise_mask=denoise_mask, callback=callback,
                             disable_pbar=True, seed=seed)
     del guider, patched, cond, pos, neg, noise_t, latent, denoise_mask
+    _emit("sampled", window=w)
     decoded = vae.decode(samples)
     del samples
     decoded = decoded.reshape(-1, *decoded.shape[-3:])[:length]
+    _emit("decoded", window=w)
     if plan.colour_strength > 0 and colour_ref is not None:
         decoded = match_colour(decoded.to(device), colour_ref.to(device), plan.colour_strength).cpu()
+    _emit("coloured", window=w)
     sink.append(decoded[w.keep_from:w.keep_to])
     new_tail = None if w.is_last else decoded[-plan.motion:].clone()
     _emit("window_done", window=w, frames=decoded, count=sink.count)
