@@ -6,7 +6,8 @@ windows of 81 frames with 9 motion frames, 4 euler steps, InfiniteTalk mode, col
 pass per step (text cfg 1, audio cfg 1: a distill-LoRA setting) unless told otherwise. Phases are
 timestamps from the loop's events with a device synchronize at each.
 
-    python bench/long_video_windows.py [--host PATH] [--windows 3] [--steps 4] [--text-cfg 1 --audio-cfg 1] [--out F]
+    python bench/long_video_windows.py [--host PATH] [--windows 3] [--steps 4] [--text-cfg 1 --audio-cfg 1]
+                                       [--output-folder DIR] [--out F]
     python bench/long_video_windows.py --tiny      # CPU smoke run
 """
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main():
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--text-cfg", type=float, default=1.0)
     ap.add_argument("--audio-cfg", type=float, default=1.0)
+    ap.add_argument("--output-folder", default="", help="stream frames to PNGs here (default: RAM)")
     ap.add_argument("--out")
     args = ap.parse_args()
     dims = af.TINY if args.tiny else af.FULL
@@ -81,7 +83,8 @@ def main():
     reference = torch.rand(1, dims["height"], dims["width"], 3, generator=g)
     plan = loop.LongPlan(vae=vae, width=dims["width"], height=dims["height"], window=window, motion=motion,
                          mode="infinitetalk", colour_strength=1.0, reference=reference, source_video=None,
-                         source_fps=25.0, face_mask=None, denoise=1.0, clip_vision_output=clip, output_folder="")
+                         source_fps=25.0, face_mask=None, denoise=1.0, clip_vision_output=clip,
+                         output_folder=args.output_folder)
     positive = [[torch.randn(1, 512, dims["text_dim"], generator=g), {}]]
     negative = [[torch.randn(1, 512, dims["text_dim"], generator=g), {}]]
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", args.steps)
@@ -111,8 +114,8 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "dims": dims, "window": window,
-              "motion": motion, "frames": int(frames.shape[0]), "steps": args.steps, "text_cfg": args.text_cfg,
-              "audio_cfg": args.audio_cfg, "wall_s": round(wall, 1), "windows": rows}
+              "motion": motion, "frames": len(frames), "steps": args.steps, "text_cfg": args.text_cfg,
+              "audio_cfg": args.audio_cfg, "output_folder": args.output_folder, "wall_s": round(wall, 1), "windows": rows}
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 
 from ..wan_multitalk.video.colour import match_colour
 from ..wan_multitalk.video.frame_sink import FrameSink
+from ..wan_multitalk.video.frame_writer import BackgroundWriter
 from ..wan_multitalk.video.long_video import denoised_sigmas, prompt_index, window_source_indices
 from ..wan_multitalk.video.windows import (
     Window,
@@ -38,6 +40,9 @@ log = logging.getLogger("multitalk_studio")
 HOOKS: list = []
 """Observers called as hook(event, info): window_start, audio, encoded, step, sampled, decoded, coloured,
 window_done (tests and bench/long_video_windows.py)."""
+
+BACKGROUND_WRITES: bool | None = None
+"""Finished frames go to the sink from a thread (None: on CUDA devices only; tests set True/False)."""
 
 
 def _emit(event: str, **info):
@@ -125,7 +130,8 @@ def _window_noise(noise, noise_seed: int, latent: torch.Tensor, index: int):
     noise_w = copy.copy(noise)
     if hasattr(noise_w, "seed"):
         noise_w.seed = int(noise.seed) + index
-    return noise_w.generate_noise({"samples": latent}), int(getattr(noise_w, "seed", 0))
+    # a NOISE without a seed gives the same noise to every window; the MultiTalk motion noise still varies
+    return noise_w.generate_noise({"samples": latent}), int(getattr(noise_w, "seed", int(noise_seed) + index))
 
 
 def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negative, sampler, sigmas,
@@ -140,10 +146,12 @@ def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negati
     use_source_latent = source is not None and (plan.denoise < 1.0 or plan.face_mask is not None)
     folder = output_folder_path(plan.output_folder)
     sink = FrameSink(folder, file_format="png")
+    device = mm.get_torch_device()
+    threaded = device.type == "cuda" if BACKGROUND_WRITES is None else BACKGROUND_WRITES
+    writer = BackgroundWriter(sink, threaded=threaded)
     windows = plan_windows(total, window, motion)
     steps = int(sigmas.shape[-1]) - 1
     pbar = comfy.utils.ProgressBar(max(1, steps * len(windows)))
-    device = mm.get_torch_device()
     tail = None  # the previous window's last `motion` frames, colour-matched
     i2v_cache: dict = {}
     log.info("[MultiTalk Studio] long video: %d frames in %d windows of %d (motion %d, %s)", total, len(windows),
@@ -152,27 +160,44 @@ def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negati
         for w in windows:
             tail = _one_window(w, model, adapter, embeds, plan, variant, source, colour_ref, use_source_latent,
                                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail,
-                               sink, pbar, device, i2v_cache)
+                               writer, pbar, device, i2v_cache)
+        writer.wait()
     except mm.InterruptProcessingException:
+        writer.wait()
         kept = _keep_on_interrupt(sink)
         log.warning("[MultiTalk Studio] interrupted after %d of %d windows: %d finished frames kept in %s",
                     sum(1 for w in windows if w.start + w.keep_to <= sink.count), len(windows), sink.count, kept)
         raise
+    finally:
+        writer.close()
     return sink.result(), folder
+
+
+def decode_on_device(vae, samples: torch.Tensor) -> torch.Tensor:
+    """`vae.decode` with the frames left on the VAE's device: the colour match and the next window's motion
+    encode read them there, and only the kept frames travel to the host, in the background. The host's
+    decode has no option for this, so its output device is switched for the call."""
+    output_device = vae.output_device
+    vae.output_device = vae.device
+    try:
+        return vae.decode(samples)
+    finally:
+        vae.output_device = output_device
 
 
 def _keep_on_interrupt(sink: FrameSink):
     """Finished windows survive an interrupt: already on disk in folder mode, written out in RAM mode."""
     if sink.folder is not None or sink.count == 0:
         return sink.folder
-    folder = Path(folder_paths.get_output_directory()) / f"multitalk_interrupted_{time.strftime('%Y%m%d_%H%M%S')}"
+    folder = tempfile.mkdtemp(prefix=f"multitalk_interrupted_{time.strftime('%Y%m%d_%H%M%S')}_",
+                              dir=folder_paths.get_output_directory())  # unique even twice in one second
     saved = FrameSink(folder, file_format="png")
     saved.append(sink.result())
     return folder
 
 
 def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, source, colour_ref, use_source_latent,
-                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, sink, pbar, device,
+                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, writer, pbar, device,
                 i2v_cache: dict):
     mm.throw_exception_if_processing_interrupted()  # stop before any work on a new window
     vae, width, height, length = plan.vae, plan.width, plan.height, plan.window
@@ -195,18 +220,18 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
             i2v_cache.update(key=key, values=glue.i2v_values(vae, reference, length, width, height,
                                                              plan.clip_vision_output))
         pos, neg = glue.with_values(positive, negative, i2v_cache["values"])
+    lat_shape = [1, 16, (length - 1) // 4 + 1, height // 8, width // 8]
+    latent = vae.encode(source.window_frames(w)) if use_source_latent else torch.zeros(lat_shape)
+    noise_t, seed = _window_noise(noise, noise_seed, latent, w.index)
     context = tail if tail is not None else reference
     if context is not None:
         motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
         if not (variant == "multitalk" and tail is None):  # MultiTalk's first window: the I2V image only
-            glue.keep_motion_latents(patched, motion, noised=variant == "multitalk", seed=int(noise_seed) + w.index)
+            # MultiTalk re-noises them with the window's own seed, so a NOISE input seeds them too
+            glue.keep_motion_latents(patched, motion, noised=variant == "multitalk", seed=seed)
         del motion
-
-    lat_shape = [1, 16, (length - 1) // 4 + 1, height // 8, width // 8]
-    latent = vae.encode(source.window_frames(w)) if use_source_latent else torch.zeros(lat_shape)
     _emit("encoded", window=w)
     denoise_mask = source.window_mask(w) if source is not None else None
-    noise_t, seed = _window_noise(noise, noise_seed, latent, w.index)
 
     guider = AudioCFGGuider(patched)
     guider.set_conds(pos, neg)
@@ -221,15 +246,15 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
                             disable_pbar=True, seed=seed)
     del guider, patched, cond, pos, neg, noise_t, latent, denoise_mask
     _emit("sampled", window=w)
-    decoded = vae.decode(samples)
+    decoded = decode_on_device(vae, samples)
     del samples
     decoded = decoded.reshape(-1, *decoded.shape[-3:])[:length]
     _emit("decoded", window=w)
     if plan.colour_strength > 0 and colour_ref is not None:
-        decoded = match_colour(decoded.to(device), colour_ref.to(device), plan.colour_strength).cpu()
+        decoded = match_colour(decoded, colour_ref.to(decoded.device), plan.colour_strength)
     _emit("coloured", window=w)
-    sink.append(decoded[w.keep_from:w.keep_to])
+    writer.submit(decoded[w.keep_from:w.keep_to])
     new_tail = None if w.is_last else decoded[-plan.motion:].clone()
-    _emit("window_done", window=w, frames=decoded, count=sink.count)
+    _emit("window_done", window=w, frames=decoded, count=writer.submitted)
     del decoded
     return new_tail

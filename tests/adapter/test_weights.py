@@ -60,7 +60,7 @@ def test_base_model_file_is_explained():
 def test_unrelated_file_is_refused():
     with pytest.raises(InputError) as err:
         inspect_adapter({"encoder.layer.0.weight": torch.zeros(2, 2)})
-    assert err.value.input_name == "adapter" and "audio_proj" in err.value.problem
+    assert err.value.input_name == "model_name" and "audio_proj" in err.value.problem
 
 
 def test_missing_keys_are_named():

@@ -109,3 +109,11 @@ def test_silent_embeds_are_encoded_silence(host, wav2vec2_name):
     emb = host.run(g.finalize()).captured["embeds"]
     assert tuple(emb.features.shape) == (1, 33, 12, 768)
     assert emb.features.abs().sum() > 0 and is_silence(emb.features[0], emb.silence)
+
+
+def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voices):
+    prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"], voices["female"]["file"]],
+                          multi_audio_type="timeline", timeline_starts="0, -0.5").finalize()
+    result = host.run(prompt, expect_success=False)
+    message = result.error()["exception_message"]
+    assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message

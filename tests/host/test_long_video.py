@@ -1,15 +1,19 @@
-"""The long-video plan + sampler on the real host with tiny models: window bookkeeping, modes, dubbing,
-interrupt, determinism and flat memory. Windows are 9 frames with 5 of overlap (4 new per window)."""
+"""The long-video plan + sampler on the real host with tiny models: window bookkeeping, modes, prompts, interrupt
+(folder and RAM), progress, the NOISE input, determinism and flat memory (dubbing: test_long_video_dubbing.py).
+Windows are 9 frames with 5 of overlap (4 new per window)."""
 from __future__ import annotations
 
 import contextlib
 import gc
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from wan_multitalk.video.windows import audio_samples_for_frames, plan_windows, resample_frame_indices, target_frames
+from wan_multitalk.video.windows import audio_samples_for_frames, plan_windows, target_frames
 
 SIZE = dict(width=64, height=48)
 WINDOW, MOTION = 9, 5
@@ -40,8 +44,19 @@ def fps_for(voice, frames: float) -> float:
     return round(frames * voice["rate"] / voice["samples"], 2)
 
 
+def half_mask(g, side: str, width: int, height: int):
+    """A MASK whose left or right half is white, built from the host's own mask nodes."""
+    blank = g.node("SolidMask", value=0.0, width=width, height=height)
+    half = g.node("SolidMask", value=1.0, width=width // 2, height=height)
+    return g.node("MaskComposite", destination=blank.out(0), source=half.out(0), x=0 if side == "left" else width // 2,
+                  y=0, operation="add")
+
+
 def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk", seed=0, source_frames=0,
-               source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male"):
+               source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male",
+               source_width=80, steps=2, noise=None, capture=""):
+    """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
+    ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew."""
     from comfy_execution.graph_utils import GraphBuilder
 
     g = GraphBuilder()
@@ -57,24 +72,32 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
     neg = g.node("MTSTest_RandomConditioning", seed=2, tokens=8, width=text)
     extra = {}
     if source_frames:
-        extra["source_video"] = g.node("MTSTest_RandomImage", seed=5, width=80, height=48, batch=source_frames).out(0)
+        extra["source_video"] = g.node("MTSTest_RandomImage", seed=5, width=source_width, height=48,
+                                       batch=source_frames).out(0)
     else:
         extra["start_image"] = g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1).out(0)
-    if face_mask:
-        extra["face_mask"] = g.node("MTSTest_StripMasks", count=1, width=80, height=48).out(0)
+    if face_mask in ("left", "right"):
+        extra["face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
+    elif face_mask:
+        extra["face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
     plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=WINDOW, motion_frame=MOTION, mode=mode,
                   colour_match=colour, colour_match_strength=1.0, source_fps=source_fps, denoise=denoise,
                   output_folder=output_folder,
                   clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
-    sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=2, denoise=1.0)
+    sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=steps, denoise=1.0)
     more = {f"positive_{k + 1}": pos[k].out(0) for k in range(1, prompts)}
+    if noise == "disable":
+        more["noise"] = g.node("DisableNoise").out(0)
+    elif noise is not None:
+        more["noise"] = g.node("RandomNoise", noise_seed=noise[1]).out(0)
     out = g.node("MTS_LongVideoSampler", model=model.out(0), adapter=loader.out(0), embeds=embeds.out(0),
                  plan=plan.out(0), positive=pos[0].out(0), negative=neg.out(0), sampler=sampler.out(0),
                  sigmas=sigmas.out(0), noise_seed=seed, text_cfg=1.0, audio_cfg=2.0, audio=audio.out(0), **more)
     for i, key in enumerate(("frames", "audio", "count", "folder")):
-        g.node("MTSTest_Capture", value=out.out(i), key=key)
-    g.node("MTSTest_Capture", value=embeds.out(0), key="embeds")
+        g.node("MTSTest_Capture", value=out.out(i), key=key + capture)
+    g.node("MTSTest_Capture", value=embeds.out(0), key="embeds" + capture)
+    g.node("MTSTest_Capture", value=audio.out(0), key="audio_in" + capture)
     return g.finalize()
 
 
@@ -136,23 +159,6 @@ def test_same_seed_same_frames(host, tiny_wan, tiny_adapter, wav2vec2_name, voic
     assert (a - c).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("face_mask, denoise", [(False, 1.0), (True, 0.5)])
-def test_dubbing_takes_the_source_frame_at_each_window_start(host, tiny_wan, tiny_adapter, wav2vec2_name, voices,
-                                                             face_mask, denoise):
-    fps = fps_for(voices["male"], 15.5)
-    source_frames, source_fps = 8, fps / 2  # every source frame lasts two output frames
-    total = int(resample_frame_indices(source_frames, source_fps, fps).numel())
-    events, hook = recorder()
-    with hooked(host, hook):
-        out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, source_frames=source_frames,
-                                  source_fps=source_fps, face_mask=face_mask, denoise=denoise)).captured
-    assert out["count"] == total == 16  # the output keeps the source length, not the audio's
-    starts = [i for e, i in events if e == "window_start"]
-    assert [i["window"].start for i in starts] == [0, 4, 8]
-    assert [i["keyframe"] for i in starts] == [0, 2, 4]
-    assert out["audio"]["waveform"].shape[-1] == audio_samples_for_frames(total, voices["male"]["rate"], fps)
-
-
 def test_interrupt_after_window_1_keeps_window_1(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, tmp_path):
     import comfy.model_management as mm
 
@@ -171,6 +177,102 @@ def test_interrupt_after_window_1_keeps_window_1(host, tiny_wan, tiny_adapter, w
     assert len(list(folder.glob("frame_*.png"))) == WINDOW  # window 1 in full, nothing of window 2
     assert "interrupted after 1 of 3 windows" in host.logs.text()
     mm.interrupt_current_processing(False)
+
+
+def test_interrupt_in_ram_mode_writes_window_1_to_the_output_folder(host, tiny_wan, tiny_adapter, wav2vec2_name,
+                                                                     voices):
+    """Without output_folder the finished frames live in RAM: an interrupt must still leave them on disk."""
+    import comfy.model_management as mm
+    import folder_paths
+
+    output = Path(folder_paths.get_output_directory())
+    before = set(output.glob("multitalk_interrupted_*"))
+    done = []
+
+    def interrupt(event, info):
+        if event == "window_done" and info["window"].index == 0:
+            done.append(info["frames"][info["window"].keep_from:info["window"].keep_to].cpu())
+            mm.interrupt_current_processing()
+
+    fps = fps_for(voices["male"], 15.5)
+    try:
+        with hooked(host, interrupt):  # seed 6: a prompt no other test ran, so the sampler executes
+            result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=6),
+                              expect_success=False)
+    finally:
+        mm.interrupt_current_processing(False)
+    assert not result.success and any(event == "execution_interrupted" for event, _ in result.messages)
+    (folder,) = set(output.glob("multitalk_interrupted_*")) - before
+    pngs = sorted(folder.glob("frame_*.png"))
+    assert len(done) == 1 and len(pngs) == WINDOW == done[0].shape[0]  # window 1 in full, nothing of window 2
+    kept = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB")) for p in pngs])).float() / 255
+    torch.testing.assert_close(kept, done[0].float(), rtol=0, atol=0.5 / 255 + 1e-6)  # 8-bit PNG rounding only
+    (line,) = [line for line in host.logs.text().splitlines() if str(folder) in line]
+    assert f"interrupted after 1 of 3 windows: {WINDOW} finished frames kept in {folder}" in line
+
+
+def sampler_progress(host, prompt) -> list[tuple[int, int]]:
+    """(value, max) of every "progress" message the host would send for the sampler node while running `prompt`.
+
+    The harness boots without main.py, whose hijack_progress installs the hook that turns ProgressBar updates into
+    "progress" messages; this installs an equivalent hook (node id from the executing context, as the host's does)
+    and turns the host's 100 ms throttle off so every update is a message."""
+    import comfy.utils
+    from comfy_execution.utils import get_executing_context
+
+    sampler_id = next(k for k, node in prompt.items() if node["class_type"] == "MTS_LongVideoSampler")
+    messages = []
+
+    def hook(value, total, preview, prompt_id=None, node_id=None):
+        context = get_executing_context()
+        node = node_id if node_id is not None else (context.node_id if context is not None else None)
+        messages.append((node, value, total))
+
+    saved = comfy.utils.PROGRESS_BAR_HOOK, comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL
+    comfy.utils.set_progress_bar_global_hook(hook)
+    comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL = 0.0
+    try:
+        host.run(prompt)
+    finally:
+        comfy.utils.set_progress_bar_global_hook(saved[0])
+        comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL = saved[1]
+    return [(value, total) for node, value, total in messages if node == sampler_id]
+
+
+def test_progress_counts_every_step_of_every_window(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    steps = 3
+    fps = fps_for(voices["male"], 15.5)
+    windows = len(plan_windows(expected_total(voices["male"], fps), WINDOW, MOTION))
+    assert windows == 3
+    progress = sampler_progress(host, long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, steps=steps))
+    assert progress == [(k, steps * windows) for k in range(1, steps * windows + 1)]
+
+
+def test_noise_input_replaces_noise_seed(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    """RandomNoise(s) generates window k's noise from seed s + k, exactly as noise_seed = s does without a NOISE
+    (seeds 0 and 7 give different frames, test_same_seed_same_frames shows seeds matter); DisableNoise is
+    deterministic and differs from both."""
+    fps = fps_for(voices["male"], 13)  # two windows
+
+    def frames(seed, noise=None):
+        return host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=seed,
+                                   noise=noise)).captured["frames"]
+
+    silent = frames(0, "disable")
+    by_seed = frames(7)
+    by_node = frames(0, ("random", 7))  # noise_seed 0 is ignored: the NOISE input wins
+    torch.testing.assert_close(by_node, by_seed, rtol=0, atol=0)
+    assert (silent - by_seed).abs().max() > 1e-3 and torch.isfinite(silent).all()
+    # again after other prompts, so the host executes it afresh rather than from its cache
+    torch.testing.assert_close(frames(0, "disable"), silent, rtol=0, atol=0)
+
+
+def test_noise_input_also_seeds_the_multitalk_motion_noise(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    fps = fps_for(voices["male"], 13)
+    by_seed = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=7, mode="multitalk"))
+    by_node = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=0, noise=("random", 7),
+                                  mode="multitalk"))
+    torch.testing.assert_close(by_node.captured["frames"], by_seed.captured["frames"], rtol=0, atol=0)
 
 
 def live_storages():
@@ -226,3 +328,4 @@ def test_bad_window_size_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2v
             node["inputs"]["frame_window_size"] = 11
     message = failing(host, prompt)
     assert "frame_window_size" in message and "9" in message and "13" in message
+

@@ -67,7 +67,7 @@ class AdapterSpec:
 
 def _wrong_file(problem: str) -> InputError:
     return InputError(
-        "adapter",
+        "model_name",
         problem,
         "Pick the MultiTalk / InfiniteTalk audio adapter file (e.g. multitalk.safetensors, "
         "infinitetalk single/multi, or wan2.1_infiniteTalk_*_fp16.safetensors).",

@@ -47,7 +47,7 @@ class Placement:
         return tuple(start + length for start, length in zip(self.starts, self.lengths))
 
 
-def _track_starts(lengths: list[int], sample_rate: int, mode: str, starts_seconds) -> list[int]:
+def _track_starts(lengths: list[int], sample_rate: int, mode: str, starts_seconds, input_name: str) -> list[int]:
     if mode == "para":
         return [0] * len(lengths)
     if mode == "add":
@@ -58,21 +58,23 @@ def _track_starts(lengths: list[int], sample_rate: int, mode: str, starts_second
         return starts
     if starts_seconds is None or len(starts_seconds) != len(lengths):
         given = "none" if starts_seconds is None else len(starts_seconds)
-        raise InputError("starts_seconds", f"timeline mode needs one start time per speaker track: "
+        raise InputError(input_name, f"timeline mode needs one start time per speaker track: "
                          f"{len(lengths)} tracks, {given} start times given.",
                          "Give one start time in seconds for every connected speaker audio, in order.")
     starts = []
     for index, seconds in enumerate(starts_seconds):
-        sample = seconds_to_samples(seconds, sample_rate, "starts_seconds")
+        sample = seconds_to_samples(seconds, sample_rate, input_name)
         if sample < 0:
-            raise InputError("starts_seconds", f"start time {seconds} s of speaker {index + 1} is negative.",
+            raise InputError(input_name, f"start time {seconds} s of speaker {index + 1} is negative.",
                              "Use start times of 0 s or later.")
         starts.append(sample)
     return starts
 
 
-def plan_placement(lengths_samples: list[int], sample_rate: int, fps, mode: str, starts_seconds=None) -> Placement:
-    """Place tracks of the given lengths (samples at ``sample_rate``) by ``mode``; ``starts_seconds`` only for timeline.
+def plan_placement(lengths_samples: list[int], sample_rate: int, fps, mode: str, starts_seconds=None,
+                   starts_input: str = "starts_seconds") -> Placement:
+    """Place tracks of the given lengths (samples at ``sample_rate``) by ``mode``; ``starts_seconds`` only for timeline
+    (``starts_input``: the input errors about them name).
 
     A zero length is allowed (a speaker without audio stays silent throughout).
     """
@@ -85,7 +87,7 @@ def plan_placement(lengths_samples: list[int], sample_rate: int, fps, mode: str,
     if any(n < 0 for n in lengths):
         raise ValueError(f"track lengths must be non-negative, got {lengths}")
     rate = check_sample_rate(sample_rate)
-    starts = _track_starts(lengths, rate, mode, starts_seconds)
+    starts = _track_starts(lengths, rate, mode, starts_seconds, starts_input)
     total_samples = max(start + length for start, length in zip(starts, lengths))
     total_frames = frames_for_samples(total_samples, rate, fps)
     if total_frames < 1:
