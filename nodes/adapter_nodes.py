@@ -39,7 +39,8 @@ class AdapterLoader(io.ComfyNode):
                                tooltip="Which recipe long videos use. The two models have identical keys, so 'auto' reads "
                                        "the file's metadata and falls back to InfiniteTalk; pick explicitly for MultiTalk."),
             ],
-            outputs=[ADAPTER.Output(display_name="adapter")],
+            outputs=[ADAPTER.Output(display_name="adapter",
+                                    tooltip="For Apply Multi/InfiniteTalk or the Long Video Sampler.")],
         )
 
     @classmethod
@@ -99,9 +100,18 @@ class ApplyAudioAdapter(io.ComfyNode):
                 io.Int.Input("motion_frame", default=9, min=1, max=33, step=4,
                              tooltip="Context frames taken from previous_frames (9 InfiniteTalk, 25 MultiTalk)."),
             ],
-            outputs=[io.Model.Output(display_name="model"), io.Conditioning.Output(display_name="positive"),
-                     io.Conditioning.Output(display_name="negative"), io.Latent.Output(display_name="latent"),
-                     io.Image.Output(display_name="routing_preview"), io.Int.Output(display_name="trim_image")],
+            outputs=[io.Model.Output(display_name="model",
+                                     tooltip="A patched clone of the MODEL, for any sampler or guider."),
+                     io.Conditioning.Output(display_name="positive",
+                                            tooltip="Positive conditioning with the reference image."),
+                     io.Conditioning.Output(display_name="negative",
+                                            tooltip="Negative conditioning with the reference image."),
+                     io.Latent.Output(display_name="latent", tooltip="An empty latent of the window's size."),
+                     io.Image.Output(display_name="routing_preview",
+                                     tooltip="The reference at the video size, the tokens each speaker owns tinted."),
+                     io.Int.Output(display_name="trim_image",
+                                   tooltip="Frames at the start of the decoded window that repeat previous_frames "
+                                           "(0 without them): drop them before appending.")],
         )
 
     @classmethod
@@ -193,7 +203,7 @@ class MultiTalkCFGGuider(io.ComfyNode):
                 io.Float.Input("audio_cfg", default=4.0, min=0.0, max=30.0, step=0.1, round=0.01,
                                tooltip="Audio guidance: how strongly the lips follow the voice (1 = off, saves a pass)."),
             ],
-            outputs=[io.Guider.Output(display_name="guider")],
+            outputs=[io.Guider.Output(display_name="guider", tooltip="For SamplerCustomAdvanced.")],
         )
 
     @classmethod

@@ -67,7 +67,8 @@ class Wav2VecModelLoader(io.ComfyNode):
                 io.Combo.Input("device", options=["main_device", "cpu"], default="main_device",
                                tooltip="Where the audio is encoded. The model rests on the offload device between runs."),
             ],
-            outputs=[WAV2VEC2.Output(display_name="wav2vec2")],
+            outputs=[WAV2VEC2.Output(display_name="wav2vec2",
+                                     tooltip="The encoder, for the Wav2vec2 Embeds and Silent Embeds nodes.")],
         )
 
     @classmethod
@@ -143,8 +144,12 @@ class Wav2VecEmbeds(io.ComfyNode):
                 io.String.Input("timeline_starts", default="", optional=True,
                                 tooltip="For timeline: start second of each track, comma separated, e.g. '0, 3.2'."),
             ],
-            outputs=[EMBEDS.Output(display_name="embeds"), io.Audio.Output(display_name="audio"),
-                     io.Int.Output(display_name="num_frames")],
+            outputs=[EMBEDS.Output(display_name="embeds",
+                                   tooltip="Every speaker's features on the video timeline, for the samplers."),
+                     io.Audio.Output(display_name="audio",
+                                     tooltip="The voices mixed at their placed times, exactly num_frames / fps "
+                                             "seconds long: mux this one."),
+                     io.Int.Output(display_name="num_frames", tooltip="Video frames the audio spans.")],
         )
 
     @classmethod
@@ -155,7 +160,8 @@ class Wav2VecEmbeds(io.ComfyNode):
         masked = _check_masks(ref_target_masks, masks_include_background, len(tracks))
         waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
         starts = _parse_starts(timeline_starts or "", len(tracks)) if multi_audio_type == "timeline" else None
-        placement = plan_placement([w.shape[0] for w in waves], 16000, fps, multi_audio_type, starts)
+        placement = plan_placement([w.shape[0] for w in waves], 16000, fps, multi_audio_type, starts,
+                                   starts_input="timeline_starts")
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
@@ -210,10 +216,12 @@ class SilentEmbeds(io.ComfyNode):
                 io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
                 io.Int.Input("num_speakers", default=1, min=1, max=MAX_SPEAKERS,
-                             tooltip="How many quiet speakers (each needs a mask when more than one)."),
+                             tooltip="How many quiet speakers. This node takes no masks: with more than one, the "
+                                     "sampler spreads them over equal vertical strips."),
             ],
-            outputs=[EMBEDS.Output(display_name="embeds"), io.Audio.Output(display_name="audio"),
-                     io.Int.Output(display_name="num_frames")],
+            outputs=[EMBEDS.Output(display_name="embeds", tooltip="Silent speaker embeds for the samplers."),
+                     io.Audio.Output(display_name="audio", tooltip="Silence, exactly num_frames / fps seconds long."),
+                     io.Int.Output(display_name="num_frames", tooltip="The frame count, as given.")],
         )
 
     @classmethod

@@ -39,8 +39,8 @@ class LongI2VPlan(io.ComfyNode):
                                        "every window and writes clean motion latents; MultiTalk conditions each window "
                                        "on the previous tail and re-noises the motion latents."),
                 io.Combo.Input("colour_match", options=["off", "on"], default="on",
-                               tooltip="Match each window's colours to the reference (Lab, on the GPU) before its tail "
-                                       "feeds the next window: prevents slow colour drift."),
+                               tooltip="Match each window's colours to the reference (Lab, on the compute device) "
+                                       "before its tail feeds the next window: prevents slow colour drift."),
                 io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05,
                                tooltip="1 = full match (official default), 0 = none."),
                 io.Image.Input("start_image", optional=True,
@@ -59,7 +59,7 @@ class LongI2VPlan(io.ComfyNode):
                                 tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
                                         "finished window is written there as PNGs, so an hour of video needs no hour of RAM."),
             ],
-            outputs=[LONG_PLAN.Output(display_name="plan")],
+            outputs=[LONG_PLAN.Output(display_name="plan", tooltip="The checked plan, for the Long Video Sampler.")],
         )
 
     @classmethod
@@ -127,13 +127,15 @@ class LongVideoSampler(io.ComfyNode):
                 io.Noise.Input("noise", optional=True,
                                tooltip="Optional NOISE (e.g. RandomNoise); replaces noise_seed, window k uses its seed + k."),
                 io.Audio.Input("audio", optional=True,
-                               tooltip="The speech as AUDIO: sets the exact length and comes out cut to the frames."),
+                               tooltip="The speech as AUDIO (the embeds node's audio): sets the exact length and comes "
+                                       "out cut to the frames. When dubbing, the source video sets the length."),
             ],
             outputs=[io.Image.Output(display_name="images",
                                      tooltip="The frames (with output_folder set: only the last frame; the video is on disk)."),
                      io.Audio.Output(display_name="audio", tooltip="The input AUDIO cut/padded to the frames (silence without it)."),
-                     io.Int.Output(display_name="frame_count"),
-                     io.String.Output(display_name="output_folder")],
+                     io.Int.Output(display_name="frame_count", tooltip="Frames made."),
+                     io.String.Output(display_name="output_folder",
+                                      tooltip="Where the frames were written (empty when they stayed in RAM).")],
         )
 
     @classmethod

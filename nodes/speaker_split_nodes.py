@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 
+import folder_paths
 import torch
 from comfy_api.latest import io, ui
 
@@ -11,13 +13,36 @@ from ..wan_multitalk.audio.speaker_gating import (MAX_SPEAKERS, bridge_short_gap
                                                   parse_order, speaker_masks, summarize)
 from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
 from ..wan_multitalk.audio.timing import check_sample_rate
+from ..wan_multitalk.audio.voice_encoder import resolve_weights
 from ..wan_multitalk.audio.waveform import as_channels_first
 from ..wan_multitalk.errors import InputError
+from .host_glue import list_models, resolve_model
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio/audio"
 MODES = ("auto diarization", "timeline")
 MIN_TIMELINE_SECONDS = 0.1
+DIARIZATION_FOLDER = "diarization"
+WEIGHT_EXTENSIONS = {".pt", ".pth", ".safetensors"}
+AUTO_WEIGHTS = "auto"
+
+
+def register_diarization_folder() -> None:
+    """`models/diarization` (voice encoder weights) is not a core folder; register it with weight-file extensions."""
+    folder_paths.add_model_folder_path(DIARIZATION_FOLDER, os.path.join(folder_paths.models_dir, DIARIZATION_FOLDER))
+    paths, extensions = folder_paths.folder_names_and_paths[DIARIZATION_FOLDER]
+    if not extensions:  # created just now (or by extra_model_paths.yaml) without a filter: list weight files only
+        folder_paths.folder_names_and_paths[DIARIZATION_FOLDER] = (paths, set(WEIGHT_EXTENSIONS))
+
+
+register_diarization_folder()
+
+
+def weight_candidates(choice: str) -> list[str]:
+    """Files to try for the voice encoder: the chosen one, or for auto every file in models/diarization."""
+    if choice != AUTO_WEIGHTS:
+        return [resolve_model(choice, DIARIZATION_FOLDER, input_name="voice_encoder")]
+    return [p for p in (folder_paths.get_full_path(DIARIZATION_FOLDER, n) for n in list_models(DIARIZATION_FOLDER)) if p]
 
 
 class AudioToSpeakers(io.ComfyNode):
@@ -33,7 +58,7 @@ class AudioToSpeakers(io.ComfyNode):
                 io.Audio.Input("audio", tooltip="One recording of the whole conversation, any sample rate or channels."),
                 io.Combo.Input("mode", options=list(MODES), default=MODES[0],
                                tooltip="auto diarization: find who speaks when from the voices (offline, CPU; works "
-                                       "best when voices are distinct; overlapping speech goes to one speaker). "
+                                       "best when voices are distinct; where two talk at once both tracks get it). "
                                        "timeline: you type who speaks when below; no model, exact to the sample."),
                 io.Int.Input("num_speakers", default=0, min=0, max=MAX_SPEAKERS,
                              tooltip="auto diarization: 0 = find the number of speakers (1-4), or fix it to 2-4. "
@@ -45,17 +70,31 @@ class AudioToSpeakers(io.ComfyNode):
                                 tooltip="Reorder the output tracks, e.g. '2,1' puts speaker 2 on audio_1. Empty: in "
                                         "auto mode who speaks first is speaker 1; in timeline mode your numbers."),
                 io.Float.Input("min_gap_seconds", default=0.5, min=0.0, max=5.0, step=0.05,
-                               tooltip="auto diarization: pauses and speaker changes shorter than this do not flip "
-                                       "the speaker (a short pause stays in the speaker's track)."),
+                               tooltip="auto diarization: pauses, speaker changes and overlaps shorter than this do "
+                                       "not flip the speaker (a short pause stays in the speaker's track)."),
                 io.Int.Input("fade_ms", default=20, min=0, max=500,
                              tooltip="Length of the fade in/out added outside each cut, so gating does not click."),
+                io.Combo.Input("voice_encoder", options=[AUTO_WEIGHTS, *list_models(DIARIZATION_FOLDER)],
+                               default=AUTO_WEIGHTS, optional=True,
+                               tooltip="auto diarization: the voice encoder weights (resemblyzer's pretrained.pt, "
+                                       "17 MB) in models/diarization. auto: the first file there, else the copy inside "
+                                       "an installed resemblyzer package. Timeline mode needs none."),
+                io.Boolean.Input("detect_overlap", default=True, optional=True,
+                                 tooltip="auto diarization: where two people talk at once, give that stretch to both "
+                                         "tracks. Off: every moment goes to one speaker only."),
             ],
-            outputs=[*(io.Audio.Output(display_name=f"audio_{k + 1}") for k in range(MAX_SPEAKERS)),
-                     io.String.Output(display_name="summary")],
+            outputs=[*(io.Audio.Output(display_name=f"audio_{k + 1}",
+                                       tooltip=f"Speaker {k + 1}'s track: the recording, silent where speaker "
+                                               f"{k + 1} does not talk; as long as the input"
+                                               + ("." if k < 2 else " (all silent when there are fewer speakers)."))
+                       for k in range(MAX_SPEAKERS)),
+                     io.String.Output(display_name="summary",
+                                      tooltip="Who speaks when (seconds per speaker), also shown on the node.")],
         )
 
     @classmethod
-    def execute(cls, audio, mode, num_speakers, timeline, order, min_gap_seconds, fade_ms) -> io.NodeOutput:
+    def execute(cls, audio, mode, num_speakers, timeline, order, min_gap_seconds, fade_ms,
+                voice_encoder=AUTO_WEIGHTS, detect_overlap=True) -> io.NodeOutput:
         rate = check_sample_rate(audio["sample_rate"], "audio")
         wave = as_channels_first(audio["waveform"], "audio", rate)
         num_samples = wave.shape[-1]
@@ -70,11 +109,14 @@ class AudioToSpeakers(io.ComfyNode):
             masks = speaker_masks(segments, num_samples, count)
             how = "timeline"
         elif mode == "auto diarization":
-            segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio")
+            weights = resolve_weights(weight_candidates(voice_encoder), "voice_encoder")
+            segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio",
+                                      weights=[weights], detect_overlap=bool(detect_overlap))
             masks = speaker_masks(segments, num_samples, count)
             masks = bridge_short_gaps(masks, int(round(min_gap_seconds * rate)))
             masks = masks[onset_order(masks)]
-            how = f"auto diarization, {count} speaker(s) {'found' if not num_speakers else 'requested'}"
+            how = (f"auto diarization, {count} speaker(s) {'found' if not num_speakers else 'requested'}, "
+                   f"voice encoder {os.path.basename(weights)}")
         else:
             raise InputError("mode", f"'{mode}' is not a mode.", f"Choose one of: {', '.join(MODES)}.")
         masks = masks[parse_order(order, count, "order")]

@@ -1,5 +1,10 @@
-"""Audio to speakers, library side: diarization of a real two-voice dialogue, gating, timeline, errors."""
+"""Audio to speakers, library side: diarization of real two-voice dialogues (with and without overlapping
+speech, three voice pairs), gating, timeline, errors."""
 from __future__ import annotations
+
+import importlib.abc
+import sys
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -9,13 +14,39 @@ import dialogue_audio
 from wan_multitalk.audio.speaker_gating import (Segment, bridge_short_gaps, fade_envelope, gate_tracks, onset_order,
                                                 parse_order, speaker_masks)
 from wan_multitalk.audio.speaker_timeline import parse_timeline
+from wan_multitalk.audio.voice_encoder import bundled_weights
 from wan_multitalk.errors import InputError
 
 pytestmark = pytest.mark.skipif(not dialogue_audio.have_espeak(), reason="espeak-ng is not installed")
+PAIR_IDS = ["m3-f3", "us-f2", "f4-scotland"]
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    def __init__(self, package):
+        self.package = package
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.package or name.startswith(self.package + "."):
+            raise ImportError(f"{name} is hidden for this test")
+        return None
+
+
+@contextmanager
+def package_hidden(package: str):
+    """Inside: ``import package`` fails as if it were not installed (already imported modules are set aside)."""
+    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if m == package or m.startswith(package + ".")}
+    finder = _Refuse(package)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+        assert not any(m == package or m.startswith(package + ".") for m in sys.modules), f"{package} was imported"
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.update(saved)
 
 
 def share_right(truth: np.ndarray, masks: np.ndarray) -> float:
-    """Share of true speech samples given to the right speaker and to nobody else."""
+    """Share of single-speaker speech samples given to the right speaker and to nobody else."""
     speech = truth > 0
     right = np.zeros_like(speech)
     for k in range(masks.shape[0]):
@@ -24,27 +55,40 @@ def share_right(truth: np.ndarray, masks: np.ndarray) -> float:
     return float(right[speech].mean())
 
 
+def overlap_recall(truth: np.ndarray, masks: np.ndarray) -> float:
+    """Share of the overlapped samples (truth -1) present in both speakers' tracks."""
+    return float(masks[:2].all(axis=0)[truth == -1].mean())
+
+
+@pytest.fixture(scope="module")
+def weights():
+    pytest.importorskip("webrtcvad")
+    path = bundled_weights()
+    if path is None:
+        pytest.skip("the voice encoder weights (resemblyzer's pretrained.pt) are not installed here")
+    return [path]
+
+
+def split(dialogue, weights, num_speakers, **kw):
+    """Diarize with resemblyzer hidden, then gate the way the node does: bridge short gaps, onset order."""
+    from wan_multitalk.audio.diarization import diarize
+
+    with package_hidden("resemblyzer"):
+        segments, count = diarize(torch.from_numpy(dialogue.wave)[None, None], dialogue.rate, num_speakers, 0.5,
+                                  weights=weights, **kw)
+    masks = speaker_masks(segments, len(dialogue.wave), count)
+    return bridge_short_gaps(masks, int(0.5 * dialogue.rate))[onset_order(masks)], count
+
+
 @pytest.fixture(scope="module")
 def dialogue():
-    pytest.importorskip("resemblyzer")
-    pytest.importorskip("webrtcvad")
     return dialogue_audio.make_dialogue()
 
 
-@pytest.fixture(scope="module")
-def diarized(dialogue):
-    from wan_multitalk.audio.diarization import diarize
-
-    wave = torch.from_numpy(dialogue.wave)[None, None]
-    return {k: diarize(wave, dialogue.rate, k, 0.5) for k in (0, 2)}
-
-
 @pytest.mark.parametrize("num_speakers", [2, 0], ids=["fixed_2", "automatic"])
-def test_two_voice_dialogue_is_split_by_speaker(dialogue, diarized, num_speakers):
-    segments, count = diarized[num_speakers]
+def test_two_voice_dialogue_is_split_by_speaker(dialogue, weights, num_speakers):
+    masks, count = split(dialogue, weights, num_speakers)
     assert count == 2
-    masks = speaker_masks(segments, len(dialogue.wave), count)
-    masks = bridge_short_gaps(masks, int(0.5 * dialogue.rate))[onset_order(masks)]
     accuracy = share_right(dialogue.truth, masks)
     print(f"\nnum_speakers={num_speakers}: {accuracy:.1%} of speech time assigned to the right speaker")
     assert accuracy >= 0.90
@@ -53,16 +97,41 @@ def test_two_voice_dialogue_is_split_by_speaker(dialogue, diarized, num_speakers
     assert first_turn[1] - 0.3 * dialogue.rate <= np.argmax(masks[0]) < first_turn[2]
 
 
-def test_silence_and_too_short_input_are_clear_errors():
-    pytest.importorskip("resemblyzer")
+@pytest.mark.parametrize("voices", dialogue_audio.VOICE_PAIRS, ids=PAIR_IDS)
+def test_overlapping_speech_goes_to_both_speakers(weights, voices):
+    talk = dialogue_audio.make_dialogue(dialogue_audio.TURNS, voices, interruptions=dialogue_audio.INTERRUPTIONS)
+    plain = dialogue_audio.make_dialogue(dialogue_audio.TURNS, voices)
+    assert len(talk.overlaps) == 2 and all(b - a > talk.rate for a, b in talk.overlaps)
+    for num_speakers in (2, 0):
+        masks, count = split(talk, weights, num_speakers)
+        assert count == 2
+        accuracy, recall = share_right(talk.truth, masks), overlap_recall(talk.truth, masks)
+        masks_plain, count_plain = split(plain, weights, num_speakers)
+        accuracy_plain = share_right(plain.truth, masks_plain)
+        print(f"\n{voices} num_speakers={num_speakers}: overlap dialogue {accuracy:.1%} single-speaker time right, "
+              f"{recall:.1%} of the overlap in both tracks; plain dialogue {accuracy_plain:.1%} right")
+        assert accuracy >= 0.90 and recall >= 0.70
+        assert count_plain == 2 and accuracy_plain >= 0.90
+    one_label, _ = split(talk, weights, 2, detect_overlap=False)
+    assert overlap_recall(talk.truth, one_label) < 0.2  # without the overlap stage each moment has one speaker
+
+
+def test_one_voice_is_one_speaker(weights):
+    monologue = dialogue_audio.make_dialogue([(1, text) for _, text in dialogue_audio.TURNS[:3]])
+    masks, count = split(monologue, weights, 0)
+    assert count == 1
+    assert masks[0][monologue.truth > 0].mean() >= 0.95
+
+
+def test_silence_and_too_short_input_are_clear_errors(weights):
     from wan_multitalk.audio.diarization import diarize
 
     with pytest.raises(InputError, match="silent"):
-        diarize(torch.zeros(1, 1, 48000), 16000)
+        diarize(torch.zeros(1, 1, 48000), 16000, weights=weights)
     with pytest.raises(InputError, match="only 0.50 s long"):
-        diarize(torch.randn(1, 1, 8000) * 0.1, 16000)
+        diarize(torch.randn(1, 1, 8000) * 0.1, 16000, weights=weights)
     with pytest.raises(InputError, match="num_speakers"):
-        diarize(torch.randn(1, 1, 48000) * 0.1, 16000, num_speakers=7)
+        diarize(torch.randn(1, 1, 48000) * 0.1, 16000, num_speakers=7, weights=weights)
 
 
 def test_timeline_is_exact_to_the_sample():
@@ -107,6 +176,15 @@ def test_smoothing_undoes_short_speaker_flips():
     labels = np.array([0] * 50 + [1] * 10 + [0] * 50 + [-1] * 20 + [1] * 60)
     smoothed = smooth_labels(labels, 30)
     assert (smoothed[:110] == 0).all() and (smoothed[110:130] == -1).all() and (smoothed[130:] == 1).all()
+
+
+def test_overlap_stretches_widen_over_single_speech_only():
+    from wan_multitalk.audio.diarization import widen_runs
+
+    labels = np.array([-1] * 3 + [0] * 6 + [1] * 4 + [0] * 2 + [-1] * 2 + [0] * 3 + [2] * 2 + [0] * 5)
+    widened = widen_runs(labels, 3)
+    expected = np.array([-1] * 3 + [0] * 3 + [1] * 9 + [-1] * 2 + [2] * 3 + [2] * 2 + [2] * 3 + [0] * 2)
+    assert widened.tolist() == expected.tolist()
 
 
 def test_order_is_onset_then_user_choice():

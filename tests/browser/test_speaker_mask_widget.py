@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from browser_host import APP, open_frontend
 from wan_multitalk.masks import Box, boxes_to_masks
 
 NODE = "MTS_SpeakerMasks"
@@ -25,7 +26,6 @@ WORKFLOW = "mts_speaker_masks_test.json"
 # stored boxes land within a pixel of these.
 TARGETS = [(0.12, 0.18, 0.42, 0.72), (0.58, 0.2, 0.9, 0.8)]
 
-APP = "window.comfyAPI.app.app"
 EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}').mtsSpeakerEditor"
 
 
@@ -41,11 +41,8 @@ def reference_png() -> bytes:
 
 
 def open_app(page, server):
-    page.goto(server.url)
-    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{NODE} && {APP}.graph", timeout=60_000)
+    open_frontend(page, server, NODE)
     page.wait_for_function(f"() => {APP}.extensions.some(e => e.name === 'MultiTalkStudio.SpeakerMasks')")
-    # the start-up overlay swallows clicks until it has faded out
-    page.wait_for_selector(".p-blockui-mask", state="detached", timeout=30_000)
 
 
 def add_node(page, extra_js=""):

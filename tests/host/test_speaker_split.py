@@ -1,11 +1,16 @@
 """Audio to Speakers in the real host: one dialogue file in, speaker tracks out, straight into the embeds node."""
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
 import pytest
 import soundfile
 import torch
 
 import dialogue_audio
+
+WEIGHTS_NAME = "voice_encoder_test.pt"
 
 
 def graph():
@@ -15,13 +20,34 @@ def graph():
 
 
 @pytest.fixture(scope="module")
+def diarization_folder(host):
+    """The host's models/diarization, holding a copy of the real voice encoder weights."""
+    import folder_paths
+
+    from wan_multitalk.audio.voice_encoder import bundled_weights
+
+    assert "diarization" in folder_paths.folder_names_and_paths, "the pack did not register models/diarization"
+    folder = host.models_dir / "diarization"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder_paths.add_model_folder_path("diarization", str(folder), is_default=True)
+    source = bundled_weights()
+    if source is None:
+        pytest.skip("HOST TEST SKIPPED: the voice encoder weights (resemblyzer's pretrained.pt) are not installed")
+    shutil.copyfile(source, folder / WEIGHTS_NAME)
+    return folder
+
+
+def write_dialogue(host, name, dialogue):
+    soundfile.write(str(host.workdir / "input" / name), dialogue.wave, dialogue.rate)
+    return name
+
+
+@pytest.fixture(scope="module")
 def dialogue_file(host):
     if not dialogue_audio.have_espeak():
         pytest.skip("HOST TEST SKIPPED: espeak-ng is not installed")
     dialogue = dialogue_audio.make_dialogue(dialogue_audio.TURNS[:2])
-    name = "mts_dialogue.wav"
-    soundfile.write(str(host.workdir / "input" / name), dialogue.wave, dialogue.rate)
-    return name, dialogue
+    return write_dialogue(host, "mts_dialogue.wav", dialogue), dialogue
 
 
 def split_graph(name, wav2vec2_name=None, **kw):
@@ -43,10 +69,9 @@ def split_graph(name, wav2vec2_name=None, **kw):
     return g
 
 
-def test_auto_split_feeds_the_embeds_node(host, wav2vec2_name, dialogue_file):
-    pytest.importorskip("resemblyzer")
+def test_auto_split_feeds_the_embeds_node(host, wav2vec2_name, dialogue_file, diarization_folder):
     name, dialogue = dialogue_file
-    out = host.run(split_graph(name, wav2vec2_name).finalize()).captured
+    out = host.run(split_graph(name, wav2vec2_name, voice_encoder=WEIGHTS_NAME).finalize()).captured
     tracks = [out[f"audio_{k + 1}"]["waveform"][0, 0].numpy() for k in range(4)]
     assert all(t.shape[0] == len(dialogue.wave) for t in tracks)
     assert out["audio_3"]["waveform"].abs().max() == 0 and out["audio_4"]["waveform"].abs().max() == 0
@@ -54,10 +79,42 @@ def test_auto_split_feeds_the_embeds_node(host, wav2vec2_name, dialogue_file):
         mid = slice(start + (end - start) // 4, end - (end - start) // 4)
         loud = [float(abs(t[mid]).max()) for t in tracks[:2]]
         assert loud[speaker - 1] > 0.05 and loud[2 - speaker] == 0, (speaker, loud)
-    assert "2 speaker(s) found" in out["summary"] and "speaker 1" in out["summary"]
+    assert "2 speaker(s) found" in out["summary"] and f"voice encoder {WEIGHTS_NAME}" in out["summary"]
     emb = out["embeds"]
     assert tuple(emb.features.shape[:2]) == (2, out["frames"])
     assert out["frames"] == len(dialogue.wave) * 25 // dialogue.rate
+
+
+def test_overlapped_speech_is_heard_on_both_tracks(host, diarization_folder):
+    if not dialogue_audio.have_espeak():
+        pytest.skip("HOST TEST SKIPPED: espeak-ng is not installed")
+    dialogue = dialogue_audio.make_dialogue(dialogue_audio.TURNS[:3], interruptions={1: 1.3})
+    name = write_dialogue(host, "mts_overlap.wav", dialogue)
+    out = host.run(split_graph(name, num_speakers=2, voice_encoder="auto").finalize()).captured
+    tracks = [out[f"audio_{k + 1}"]["waveform"][0, 0].numpy() for k in range(2)]
+    (start, end), = dialogue.overlaps
+    middle = slice(start + (end - start) // 4, end - (end - start) // 4)
+    assert np.abs(dialogue.wave[middle]).max() > 0.1
+    assert all(np.allclose(t[middle], dialogue.wave[middle], atol=1e-4) for t in tracks)  # both carry it, untouched
+    for speaker, a, b in dialogue.turns:  # outside the overlap each turn's middle belongs to one track
+        alone = np.zeros(len(dialogue.wave), bool)
+        alone[a + (b - a) // 4: b - (b - a) // 4] = True
+        alone[start - dialogue.rate // 2: end + dialogue.rate // 2] = False
+        assert np.abs(tracks[2 - speaker][alone]).max() == 0 and np.abs(tracks[speaker - 1][alone]).max() > 0.05
+
+
+def test_wrong_weights_file_is_a_clear_error(host, dialogue_file, diarization_folder):
+    name, _ = dialogue_file
+    wrong = diarization_folder / "not_a_voice_encoder.pt"
+    torch.save({"conv.weight": torch.zeros(4, 3, 3, 3)}, wrong)
+    try:
+        result = host.run(split_graph(name, voice_encoder=wrong.name).finalize(), expect_success=False)
+    finally:
+        wrong.unlink()
+    assert not result.success
+    message = result.error()["exception_message"]
+    assert "voice_encoder: 'not_a_voice_encoder.pt' is not the resemblyzer voice encoder" in message
+    assert "models/diarization" in message
 
 
 def test_timeline_mode_with_reorder_is_exact(host, dialogue_file):

@@ -23,6 +23,7 @@ from comfy_host import PACK_DIR_NAME, PACK_ROOT
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+APP = "window.comfyAPI.app.app"  # the frontend's app object, from page scripts
 # A fresh user would get the template browser and tours; a test wants the bare graph.
 QUIET_SETTINGS = {
     "Comfy.TutorialCompleted": True,
@@ -132,3 +133,12 @@ def chromium_page(executable: str, profile_dir: Path, viewport=(1400, 900)):
             yield page
         finally:
             context.close()
+
+
+def open_frontend(page, server, node_type: str = "MTS_SpeakerMasks", timeout: int = 60_000) -> None:
+    """Load the frontend and wait until `node_type` is registered and the start-up overlay (which swallows
+    clicks) has faded out."""
+    page.goto(server.url)
+    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{node_type} && {APP}.graph",
+                           timeout=timeout)
+    page.wait_for_selector(".p-blockui-mask", state="detached", timeout=30_000)

@@ -1,24 +1,32 @@
-"""Offline speaker diarization of one recording: who speaks when, for 1-4 speakers.
+"""Offline speaker diarization of one recording: who speaks when, for 1-4 speakers, overlap included.
 
 Pipeline (everything runs on the CPU, nothing is downloaded):
     1. mono 16 kHz; webrtcvad marks speech per 10 ms frame (small pauses bridged, blips dropped)
-    2. resemblyzer's voice encoder (weights ship inside the pip package) embeds a window of
-       up to 1 s around every 0.2 s of speech; windows never cross a pause, so a turn taken after
-       a pause is not smeared into the previous speaker's window
+    2. the voice encoder (``voice_encoder.py``) embeds a window of up to 1 s around every 0.2 s of
+       speech; windows never cross a pause, so a turn taken after a pause is not smeared into the
+       previous speaker's window
     3. the embeddings are clustered (cosine; agglomerative start, k-means refinement); with
-       ``num_speakers=0`` the count (1-4) is chosen from the data
+       ``num_speakers=0`` the count (1-4) is chosen from the data (centroid similarity and
+       silhouette, with overlapped windows left out of the decision)
     4. each speech frame takes the label of its window; a speaker change shorter than ``min_gap``
        between two stretches of the same speaker is undone
-The result is one label per speech frame, i.e. no overlap: a model that separates overlapping
-voices is out of scope (the gating supports overlap for timelines typed by the user).
+    5. overlap: the encoder was never trained on two voices at once, so where a mixture lands is
+       measured on this very recording: confidently labelled windows of two speakers are summed
+       and embedded, and their mean is that pair's "mixture centroid". A window whose embedding is
+       clearly closer to a mixture centroid than to any single speaker (averaged with its
+       neighbours) marks overlap; the stretch is grown by half a window step and smoothed with the
+       same ``min_gap``, and both speakers of the pair get it.
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 
 from ..errors import InputError
 from .speaker_gating import MAX_SPEAKERS, Segment
 from .timing import rescale_samples
+from .voice_encoder import load_voice_encoder, mel_frames, resolve_weights
 from .waveform import WAV2VEC2_SAMPLE_RATE, prepare_waveform
 
 RATE = WAV2VEC2_SAMPLE_RATE
@@ -27,20 +35,30 @@ MIN_SECONDS = 1.0              # shorter input cannot be diarized
 WINDOW_FRAMES = 100            # embedding window (1 s), clipped to the speech island
 MIN_WINDOW_FRAMES = 30         # islands shorter than this borrow labels from their neighbours
 STEP_FRAMES = 20               # one embedding every 0.2 s of speech
-SAME_SPEAKER_SIMILARITY = 0.78  # auto mode: centroids this similar (cosine) are one voice
-INSTALL_FIX = ("Install the pack's dependencies with ComfyUI's Python: pip install -r requirements.txt, and for auto "
-               "diarization also `pip install resemblyzer==0.1.4 --no-deps` (its old webrtcvad pin does not build; "
-               "requirements.txt brings the webrtcvad-wheels build instead), then restart. Timeline mode needs neither.")
-
-_ENCODER = None
+SAME_SPEAKER_SIMILARITY = 0.84  # auto mode: centroids this similar (cosine) are one voice
+MIN_SILHOUETTE = 0.3           # auto mode: a two-voice split clearer than this (cosine silhouette) is real
+MIN_SHARE = 0.05               # auto mode: a voice must hold this share of the speech windows
+MIXES_PER_PAIR = 16            # synthetic two-voice mixtures that place a pair's mixture centroid
+MIX_GAINS_DB = (-6.0, -3.0, 0.0, 3.0, 6.0)  # level of the second voice against the first in those mixtures
+OVERLAP_MARGIN = -0.04         # mixture similarity minus best single similarity above this = overlap
+OVERLAP_WIDEN_FRAMES = STEP_FRAMES // 2  # a flagged window lies mostly inside the overlap: grow the stretch
+LEVEL = 10 ** (-30 / 10)       # the encoder's working level (-30 dBFS); mel power scales with gain squared
+INSTALL_FIX = ("Install the pack's dependencies with ComfyUI's Python: pip install -r requirements.txt (it brings "
+               "the webrtcvad-wheels build of webrtcvad), then restart. Timeline mode needs none of it.")
 
 
 def diarize(waveform, sample_rate: int, num_speakers: int = 0, min_gap_seconds: float = 0.5,
-            input_name: str = "audio") -> tuple[list[Segment], int]:
-    """Segments (0-based speakers in arbitrary order, samples at ``sample_rate``) and the speaker count."""
+            input_name: str = "audio", weights: list[str] | tuple[str, ...] = (),
+            detect_overlap: bool = True) -> tuple[list[Segment], int]:
+    """Segments (0-based speakers in arbitrary order, samples at ``sample_rate``; overlapping where two
+    speakers talk at once) and the speaker count.
+
+    ``weights``: candidate voice encoder files, the first existing one wins (``voice_encoder.resolve_weights``).
+    """
     if num_speakers not in (0, 1, 2, 3, 4):
         raise InputError("num_speakers", f"is {num_speakers}; it must be 0 (automatic) or 1-{MAX_SPEAKERS}.",
                          "Set num_speakers to 0, 2, 3 or 4.")
+    encoder = load_voice_encoder(resolve_weights(weights))
     wave = prepare_waveform(waveform, sample_rate, input_name).numpy()
     if wave.shape[0] < MIN_SECONDS * RATE:
         raise InputError(input_name, f"is only {wave.shape[0] / RATE:.2f} s long; diarization needs at least "
@@ -53,21 +71,38 @@ def diarize(waveform, sample_rate: int, num_speakers: int = 0, min_gap_seconds: 
     if speech.sum() * HOP < 0.5 * RATE:
         raise InputError(input_name, f"contains only {speech.sum() * HOP / RATE:.2f} s of detected speech; at least "
                                      "0.5 s is needed.", "Connect a recording with audible speech, or use timeline mode.")
-    centers, embeddings, islands = embed_speech(wave, speech)
+    windows, embeddings, islands = embed_speech(wave, speech, encoder)
     if len(embeddings) == 0:
         raise InputError(input_name, "has no stretch of speech long enough to recognise a voice (0.3 s).",
                          "Connect a longer recording, or use timeline mode.")
-    labels, count = cluster(embeddings, num_speakers)
-    frame_labels = label_frames(speech, islands, centers, labels)
-    frame_labels = smooth_labels(frame_labels, int(round(min_gap_seconds * RATE / HOP)))
+    centers = windows[:, 0]
+    min_gap = int(round(min_gap_seconds * RATE / HOP))
+
+    def overlapped(labels):
+        return find_overlap(wave, windows, embeddings, labels, encoder)[1] > 0
+
+    labels, count = cluster(embeddings, num_speakers, overlapped if detect_overlap else None)
+    frame_labels = smooth_labels(label_frames(speech, islands, centers, labels), min_gap)
+    active = np.stack([frame_labels == k for k in range(count)])  # [speakers, frames]
+    if detect_overlap and labels.max() >= 1:
+        pairs, flags = find_overlap(wave, windows, embeddings, labels, encoder)
+        overlap = widen_runs(label_frames(speech, islands, centers, flags), OVERLAP_WIDEN_FRAMES)
+        overlap = smooth_labels(overlap, min_gap)
+        for p, (i, j) in enumerate(pairs):
+            active[[i, j]] |= overlap == p + 1
+    return _segments(active, sample_rate, int(np.shape(waveform)[-1])), count
+
+
+def _segments(active: np.ndarray, sample_rate: int, num_samples: int) -> list[Segment]:
+    """Per-speaker runs of 10 ms frames -> sample spans at the caller's rate."""
     segments = []
-    num_samples = int(np.shape(waveform)[-1])
-    for start, end, speaker in _label_runs(frame_labels):
-        a = min(num_samples, rescale_samples(start * HOP, RATE, sample_rate))
-        b = min(num_samples, rescale_samples(end * HOP, RATE, sample_rate))
-        if b > a:
-            segments.append(Segment(int(speaker), a, b))
-    return segments, count
+    for speaker, row in enumerate(active):
+        for start, end in _runs(row):
+            a = min(num_samples, rescale_samples(start * HOP, RATE, sample_rate))
+            b = min(num_samples, rescale_samples(end * HOP, RATE, sample_rate))
+            if b > a:
+                segments.append(Segment(speaker, a, b))
+    return segments
 
 
 def detect_speech(wave: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
@@ -85,25 +120,10 @@ def detect_speech(wave: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
     return _fill_short(flags, False, 6)
 
 
-def _encoder():
-    global _ENCODER
-    if _ENCODER is None:
-        try:
-            from resemblyzer import VoiceEncoder
-        except Exception as exc:  # noqa: BLE001
-            raise InputError("mode", f"auto diarization needs resemblyzer, which could not be imported ({exc}).",
-                             INSTALL_FIX) from None
-        _ENCODER = VoiceEncoder("cpu", verbose=False)  # loads pretrained.pt bundled in the package
-    return _ENCODER
-
-
-def embed_speech(wave: np.ndarray, speech: np.ndarray):
-    """(center frame of each window, [M, 256] unit embeddings, speech islands as (start, end) frames)."""
-    import torch
-    from resemblyzer.audio import wav_to_mel_spectrogram
-
-    encoder = _encoder()
-    mel = wav_to_mel_spectrogram(wave.astype(np.float32))  # [T, 40], 10 ms hop, power (no log)
+def embed_speech(wave: np.ndarray, speech: np.ndarray, encoder):
+    """Windows ``[M, 3]`` (center, start, end frame), their ``[M, 256]`` unit embeddings, and the speech
+    islands (start, end frames) they were cut from."""
+    mel = mel_frames(wave)  # [T, 40], 10 ms hop, power (no log)
     islands = [(s, e) for s, e in _runs(speech) if e - s >= MIN_WINDOW_FRAMES]
     windows = []
     for start, end in islands:
@@ -112,41 +132,121 @@ def embed_speech(wave: np.ndarray, speech: np.ndarray):
             b = min(end, a + WINDOW_FRAMES)
             a = max(start, b - WINDOW_FRAMES)
             windows.append((center, a, min(b, mel.shape[0])))
+    windows = np.array(windows, dtype=np.int64).reshape(-1, 3)
+    pieces = [(mel[a:b], wave[a * HOP:b * HOP]) for _, a, b in windows]
+    return windows, _embed(encoder, pieces), islands
+
+
+def _embed(encoder, pieces) -> np.ndarray:
+    """Embeddings of (mel frames, waveform) pieces, each brought to the encoder's working level, batched by length."""
+    import torch
+
     by_length: dict[int, list[int]] = {}
-    for i, (_, a, b) in enumerate(windows):
-        by_length.setdefault(b - a, []).append(i)
-    embeddings = np.zeros((len(windows), 256), dtype=np.float32)
-    target = 10 ** (-30 / 10)  # resemblyzer's -30 dBFS working level; mel power scales with gain squared
+    for i, (mel, _) in enumerate(pieces):
+        by_length.setdefault(mel.shape[0], []).append(i)
+    embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
     with torch.inference_mode():
-        for length, indices in by_length.items():
-            batch = []
-            for i in indices:
-                _, a, b = windows[i]
-                power = float(np.mean(wave[a * HOP:b * HOP] ** 2)) + 1e-10
-                batch.append(mel[a:b] * (target / power))
-            out = encoder(torch.from_numpy(np.stack(batch)).float())
-            embeddings[indices] = out.numpy()
-    return np.array([w[0] for w in windows], dtype=np.int64), embeddings, islands
+        for indices in by_length.values():
+            batch = [pieces[i][0] * (LEVEL / (float(np.mean(pieces[i][1] ** 2)) + 1e-10)) for i in indices]
+            embeddings[indices] = encoder(torch.from_numpy(np.stack(batch)).float()).numpy()
+    return embeddings
 
 
-def cluster(embeddings: np.ndarray, num_speakers: int) -> tuple[np.ndarray, int]:
-    """Labels 0..k-1 per embedding and k; ``num_speakers=0`` picks k in 1..4 from centroid similarity."""
+def find_overlap(wave, windows, embeddings, labels, encoder) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Speaker pairs and, per window, 0 (one voice) or 1 + the index of the pair heard together there."""
+    k = int(labels.max()) + 1
+    centroids = _centroids(embeddings, labels, k)
+    fit = embeddings @ centroids.T
+    mine = fit[np.arange(len(labels)), labels]
+    confidence = mine - np.where(np.eye(k, dtype=bool)[labels], -np.inf, fit).max(axis=1)
+    full = (windows[:, 2] - windows[:, 1]) == WINDOW_FRAMES
+    pools = []
+    for j in range(k):  # the surest half of each speaker's windows (full-length ones when there are any)
+        own = np.flatnonzero(labels == j)
+        own = own[full[own]] if full[own].any() else own
+        pools.append(own[np.argsort(-confidence[own], kind="stable")][: max(4, (len(own) + 1) // 2)])
+    rng = np.random.default_rng(0)  # the same mixtures every run: the result is deterministic
+    pairs = [(i, j) for i, j in combinations(range(k), 2) if len(pools[i]) and len(pools[j])]
+    if not pairs:
+        return [], np.zeros(len(labels), dtype=np.int64)
+    mixture_centroids = []
+    for i, j in pairs:
+        pieces = []
+        for n in range(MIXES_PER_PAIR):
+            first, second = (_unit_power(wave, windows[rng.choice(pools[x])]) for x in (i, j))
+            length = min(len(first), len(second))
+            mix = first[:length] + second[:length] * 10 ** (MIX_GAINS_DB[n % len(MIX_GAINS_DB)] / 20)
+            pieces.append((mel_frames(mix)[: length // HOP], mix))
+        mixed = _embed(encoder, pieces).mean(axis=0)
+        mixture_centroids.append(mixed / max(float(np.linalg.norm(mixed)), 1e-8))
+    score = embeddings @ np.stack(mixture_centroids).T - fit.max(axis=1, keepdims=True)  # [M, pairs]
+    score = _neighbour_mean(score, windows)
+    flags = np.where(score.max(axis=1) > OVERLAP_MARGIN, score.argmax(axis=1) + 1, 0)
+    return pairs, flags.astype(np.int64)
+
+
+def _unit_power(wave, window) -> np.ndarray:
+    piece = wave[window[1] * HOP: window[2] * HOP].astype(np.float32)
+    return piece / np.sqrt(float(np.mean(piece ** 2)) + 1e-10)
+
+
+def _neighbour_mean(values: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Each window's row averaged with the windows just before and after it in the same speech island
+    (consecutive windows of one island are exactly one step apart; islands are further apart)."""
+    out = values.astype(np.float64)
+    count = np.ones(len(values))
+    step = np.diff(windows[:, 0]) == STEP_FRAMES  # window m and m + 1 are neighbours
+    out[1:][step] += values[:-1][step]
+    count[1:][step] += 1
+    out[:-1][step] += values[1:][step]
+    count[:-1][step] += 1
+    return out / count[:, None]
+
+
+def cluster(embeddings: np.ndarray, num_speakers: int, overlapped=None) -> tuple[np.ndarray, int]:
+    """Labels 0..k-1 per embedding and k; ``num_speakers=0`` picks k in 1..4 from the data.
+
+    Two voices are told apart when their centroids are not too similar and the split is clear
+    (silhouette); a further speaker is added only while that makes the clusters clearer. Windows
+    that ``overlapped(labels)`` marks as two voices at once are left out of that decision, since
+    they would otherwise look like a voice of their own.
+    """
     count = len(embeddings)
     if num_speakers:
-        k = min(num_speakers, count)
-        return _kmeans(embeddings, k), num_speakers
-    best = np.zeros(count, dtype=np.int64)
-    best_k = 1
-    for k in range(2, min(MAX_SPEAKERS, count) + 1):
-        labels = _kmeans(embeddings, k)
-        centroids = _centroids(embeddings, labels, k)
-        similarity = centroids @ centroids.T
-        np.fill_diagonal(similarity, -1.0)
-        shares = np.bincount(labels, minlength=k) / count
-        if similarity.max() > SAME_SPEAKER_SIMILARITY or shares.min() < 0.05:
+        return _kmeans(embeddings, min(num_speakers, count)), num_speakers
+    one = np.zeros(count, dtype=np.int64)
+    if count < 4:
+        return one, 1
+    labels = _kmeans(embeddings, 2)
+    clarity = _clarity(embeddings, labels, 2)
+    if clarity < MIN_SILHOUETTE:
+        return one, 1
+    best, best_k = labels, 2
+    for k in range(3, MAX_SPEAKERS + 1):
+        keep = ~overlapped(best) if overlapped is not None else np.ones(count, dtype=bool)
+        if keep.sum() < 2 * k:
+            break
+        kept = embeddings[keep]
+        labels = _kmeans(kept, k)
+        before, after = _clarity(kept, best[keep], k - 1), _clarity(kept, labels, k)
+        if after <= before:
             break  # splitting further only cuts one voice in two
-        best, best_k = labels, k
+        best, best_k = np.argmax(embeddings @ _centroids(kept, labels, k).T, axis=1), k
     return best, best_k
+
+
+def _clarity(embeddings: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Cosine silhouette of the split, or -1 when two centroids are one voice or a cluster is tiny."""
+    from sklearn.metrics import silhouette_score
+
+    if k < 2 or len(labels) <= k or np.bincount(labels, minlength=k).min() < max(MIN_SHARE * len(labels), 1):
+        return -1.0
+    centroids = _centroids(embeddings, labels, k)
+    similarity = centroids @ centroids.T
+    np.fill_diagonal(similarity, -1.0)
+    if similarity.max() > SAME_SPEAKER_SIMILARITY:
+        return -1.0
+    return float(silhouette_score(embeddings, labels, metric="cosine"))
 
 
 def _kmeans(embeddings: np.ndarray, k: int, iterations: int = 20) -> np.ndarray:
@@ -188,6 +288,21 @@ def label_frames(speech: np.ndarray, islands, centers: np.ndarray, labels: np.nd
     return out
 
 
+def widen_runs(labels: np.ndarray, frames: int) -> np.ndarray:
+    """Runs of positive labels grown by up to ``frames`` on each side, over 0-labelled frames only."""
+    out = labels.copy()
+    for start, end, value in _value_runs(labels):
+        if value <= 0:
+            continue
+        a, b = start, end
+        while a > 0 and start - a < frames and labels[a - 1] == 0:
+            a -= 1
+        while b < len(labels) and b - end < frames and labels[b] == 0:
+            b += 1
+        out[a:b] = value
+    return out
+
+
 def smooth_labels(frame_labels: np.ndarray, min_gap_frames: int) -> np.ndarray:
     """A stretch of speaker B shorter than ``min_gap_frames`` between two stretches of speaker A becomes A."""
     if min_gap_frames <= 0:
@@ -217,10 +332,6 @@ def _nearest(sorted_points: np.ndarray, queries: np.ndarray) -> np.ndarray:
         left = sorted_points[pos - 1]
         pos = np.where(np.abs(queries - left) <= np.abs(sorted_points[pos] - queries), pos - 1, pos)
     return pos
-
-
-def _label_runs(frame_labels: np.ndarray):
-    return [(s, e, v) for s, e, v in _value_runs(frame_labels) if v >= 0]
 
 
 def _value_runs(values: np.ndarray):
