@@ -75,7 +75,9 @@ class Wav2VecModelLoader(io.ComfyNode):
     def execute(cls, model, precision, device) -> io.NodeOutput:
         path = resolve_model(model, "audio_encoders", WAV2VEC2_FOLDER, input_name="model")
         dtype = PRECISIONS[precision]
-        encoder = load_wav2vec2(path, dtype=dtype, device="cpu")
+        # computing on the CPU means fp32 (see compute_device_and_dtype): store it so, not converted every call
+        stored = dtype if torch_device(device).type != "cpu" else torch.float32
+        encoder = load_wav2vec2(path, dtype=stored, device="cpu")
         return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
 
 

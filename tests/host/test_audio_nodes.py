@@ -117,3 +117,14 @@ def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voice
     result = host.run(prompt, expect_success=False)
     message = result.error()["exception_message"]
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
+
+
+def test_encoder_that_computes_on_the_cpu_is_stored_in_fp32(host, wav2vec2_name):
+    """fp16 is a GPU precision: on the CPU the encoder computes in fp32, so it is kept in fp32 rather than converted
+    there and back for every track."""
+    g = graph()
+    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp16", device="cpu")
+    g.node("MTSTest_Capture", value=w2v.out(0), key="w2v")
+    handle = host.run(g.finalize()).captured["w2v"]
+    assert {p.dtype for p in handle.model.parameters()} == {torch.float32}
+    assert handle.compute_device_and_dtype() == (torch.device("cpu"), torch.float32)
