@@ -22,6 +22,7 @@ from ..wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttenti
 from ..wan_multitalk.adapter.weights import check_fits, detect_variant, inspect_adapter, prepare_state_dict
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.video.resize import cover_crop
+from ..wan_multitalk.video.windows import motion_latent_frames
 
 log = logging.getLogger("multitalk_studio")
 FP8 = {getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, n)}
@@ -169,15 +170,16 @@ def fit_frames(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return cover_crop(images[..., :3], width, height, mode="bilinear").clamp(0, 1)
 
 
-def i2v_values(vae, reference, length: int, width: int, height: int, clip_vision_output=None) -> dict:
-    """Wan I2V conditioning values with one known frame: the reference, grey elsewhere (as the host's I2V node)."""
+def i2v_values(vae, known, length: int, width: int, height: int, clip_vision_output=None) -> dict:
+    """Wan I2V conditioning values: the `known` first frames (the reference image, or MultiTalk's previous tail),
+    grey elsewhere, as the host's I2V node builds them; the mask marks their latent frames as given."""
     frames = torch.full((length, height, width, 3), 0.5)
-    if reference is not None:
-        frames[:1] = reference[:1].to(frames)
+    if known is not None:
+        frames[:known.shape[0]] = known.to(frames)
     concat = vae.encode(frames)
     mask = torch.ones((1, 1, concat.shape[2], concat.shape[-2], concat.shape[-1]))
-    if reference is not None:
-        mask[:, :, :1] = 0.0
+    if known is not None:
+        mask[:, :, :motion_latent_frames(known.shape[0])] = 0.0
     values = {"concat_latent_image": concat, "concat_mask": mask}
     if clip_vision_output is not None:
         values["clip_vision_output"] = clip_vision_output

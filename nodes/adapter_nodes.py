@@ -124,18 +124,21 @@ class ApplyAudioAdapter(io.ComfyNode):
         cond, pixel_masks, has_bg = audio_conditioning(adapter, embeds, audio_start_frame, length, width, height)
         patched = glue.patch_model(model, adapter, cond)
 
-        positive, negative = glue.i2v_conditioning(positive, negative, vae, reference, length, width, height,
+        multitalk = adapter.variant == "multitalk"
+        context = None if previous_frames is None else glue.fit_frames(previous_frames[-motion_frame:], width, height)
+        # InfiniteTalk: the reference is the known frame of every window, the context only enters as motion
+        # latents; MultiTalk: the previous tail is the known frames (its first window: the image alone).
+        known = context if multitalk and context is not None else (None if reference is None else reference[:1])
+        positive, negative = glue.i2v_conditioning(positive, negative, vae, known, length, width, height,
                                                    clip_vision_output)
-        trim = 0
+        trim = 0 if context is None else context.shape[0]
         motion = None
-        if previous_frames is not None:
-            context = glue.fit_frames(previous_frames[-motion_frame:], width, height)
+        if context is not None:
             motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
-            trim = context.shape[0]
-        elif reference is not None:
+        elif reference is not None and not multitalk:
             motion = vae.encode(reference[:1])[:, :, :1]
         if motion is not None:
-            glue.keep_motion_latents(patched, motion, noised=adapter.variant == "multitalk")
+            glue.keep_motion_latents(patched, motion, noised=multitalk)
 
         latent = torch.zeros([1, 16, (length - 1) // 4 + 1, height // 8, width // 8])
         preview = routing_preview(reference, pixel_masks, width, height, has_bg)

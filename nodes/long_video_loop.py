@@ -18,7 +18,6 @@ import comfy.model_management as mm
 import comfy.sample
 import comfy.utils
 import folder_paths
-import node_helpers
 import torch
 
 from ..wan_multitalk.video.colour import match_colour
@@ -78,21 +77,6 @@ def output_folder_path(folder: str) -> Path | None:
         return None
     path = Path(folder.strip()).expanduser()
     return path if path.is_absolute() else Path(folder_paths.get_output_directory()) / path
-
-
-def i2v_known_frames(positive, negative, vae, known: torch.Tensor, length: int, width: int, height: int,
-                     clip_vision_output=None):
-    """Wan I2V conditioning with the first `len(known)` frames known (MultiTalk: the previous tail)."""
-    frames = torch.full((length, height, width, 3), 0.5)
-    frames[:known.shape[0]] = known.to(frames)
-    concat = vae.encode(frames)
-    mask = torch.ones((1, 1, concat.shape[2], concat.shape[-2], concat.shape[-1]))
-    mask[:, :, :motion_latent_frames(known.shape[0])] = 0.0
-    values = {"concat_latent_image": concat, "concat_mask": mask}
-    if clip_vision_output is not None:
-        values["clip_vision_output"] = clip_vision_output
-    return (node_helpers.conditioning_set_values(positive, values),
-            node_helpers.conditioning_set_values(negative, values))
 
 
 class _Source:
@@ -210,7 +194,8 @@ def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, sour
     patched = glue.patch_model(model, adapter, cond)
     positive = prompts[prompt]
     if variant == "multitalk" and tail is not None:
-        pos, neg = i2v_known_frames(positive, negative, vae, tail, length, width, height, plan.clip_vision_output)
+        pos, neg = glue.i2v_conditioning(positive, negative, vae, tail, length, width, height,
+                                         plan.clip_vision_output)
     else:
         # The reference conditioning (an 81-frame VAE encode) is the same for every window that shares the
         # reference: encode it once, keep only the latest so memory stays flat.

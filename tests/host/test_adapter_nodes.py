@@ -197,3 +197,36 @@ def test_fp8_base_with_lora_works_and_the_loaders_model_is_untouched(host, tiny_
     alone = host.run(g.finalize()).captured
     # the native window on the loader's model is the same whether or not our nodes patched it in the same prompt
     torch.testing.assert_close(with_lora["native"]["samples"], alone["native_alone"]["samples"])
+
+
+@pytest.mark.parametrize("variant", ["multitalk", "infinitetalk"])
+def test_continuation_conditions_on_the_right_known_frames(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, variant):
+    """MultiTalk continues from the previous tail as the I2V known frames; InfiniteTalk keeps the reference there
+    (the tail only enters as motion latents). Both as the long-video loop does it."""
+    from wan_multitalk.video.windows import motion_latent_frames
+
+    g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices)
+    tail = g.node("MTSTest_RandomImage", seed=8, width=64, height=48, batch=7)
+    image = g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1)  # the graph's start image
+    for key, value in (("positive", apply.out(1)), ("vae", vae.out(0)), ("tail", tail.out(0)), ("image", image.out(0))):
+        g.node("MTSTest_Capture", value=value, key=key + variant)  # keys differ per case: no cached capture
+    prompt = g.finalize()
+    for node in prompt.values():
+        if node["class_type"] == "MTS_AdapterLoader":
+            node["inputs"]["variant"] = variant
+        if node["class_type"] == "MTS_ApplyAudioAdapter":
+            node["inputs"].update(previous_frames=[tail.id, 0], motion_frame=5)
+    out = {k[:-len(variant)]: v for k, v in host.run(prompt).captured.items() if k.endswith(variant)}
+    values = out["positive"][0][1]
+    grey = torch.full((9, 48, 64, 3), 0.5)
+    if variant == "multitalk":
+        grey[:5] = out["tail"][-5:]
+        known_latents = motion_latent_frames(5)
+    else:
+        grey[:1] = out["image"][:, :, 8:72]  # 80x48 centre-cropped to 64x48
+        known_latents = 1
+    with torch.inference_mode():
+        expected = out["vae"].encode(grey)
+    torch.testing.assert_close(values["concat_latent_image"], expected, rtol=1e-4, atol=1e-4)
+    mask = values["concat_mask"]
+    assert known_latents in (1, 2) and (mask[:, :, :known_latents] == 0).all() and (mask[:, :, known_latents:] == 1).all()
