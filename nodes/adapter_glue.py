@@ -19,9 +19,8 @@ import torch
 
 from ..wan_multitalk.adapter.model import AudioAdapter
 from ..wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
-from ..wan_multitalk.adapter.weights import check_fits, detect_variant, inspect_adapter, prepare_state_dict
+from ..wan_multitalk.adapter.weights import check_fits, inspect_adapter, prepare_state_dict
 from ..wan_multitalk.errors import InputError
-from ..wan_multitalk.video.resize import cover_crop
 from ..wan_multitalk.video.windows import motion_latent_frames
 
 log = logging.getLogger("multitalk_studio")
@@ -47,7 +46,7 @@ def load_adapter(path: str, variant_choice: str) -> AdapterHandle:
 
 def adapter_from_state_dict(sd: dict, metadata: dict, variant_choice: str) -> AdapterHandle:
     spec = inspect_adapter(sd, metadata, num_heads=heads_from_metadata(metadata))
-    variant = variant_choice if variant_choice != "auto" else (detect_variant(metadata) or "infinitetalk")
+    variant = variant_choice if variant_choice != "auto" else (spec.variant or "infinitetalk")
     storage = mm.unet_dtype(supported_dtypes=[torch.float16, torch.bfloat16, torch.float32])
     prepared = prepare_state_dict(sd, compute_dtype=storage)
     prepared = {k: (v if v.dtype in FP8 else v.to(storage)) for k, v in prepared.items()}
@@ -166,14 +165,16 @@ def keep_motion_latents(model, latents: torch.Tensor, noised: bool, seed: int = 
                                MotionLatentSample(latents, noised, seed))
 
 
-def fit_frames(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    return cover_crop(images[..., :3], width, height, mode="bilinear").clamp(0, 1)
+def empty_latent(length: int, width: int, height: int) -> torch.Tensor:
+    """The zero Wan 2.1 latent of one window: 16 channels, 4x time and 8x space compression."""
+    return torch.zeros([1, 16, motion_latent_frames(length), height // 8, width // 8])
 
 
 def i2v_values(vae, known, length: int, width: int, height: int, clip_vision_output=None) -> dict:
     """Wan I2V conditioning values: the `known` first frames (the reference image, or MultiTalk's previous tail),
     grey elsewhere, as the host's I2V node builds them; the mask marks their latent frames as given."""
-    frames = torch.full((length, height, width, 3), 0.5)
+    # built where the known frames are (the previous tail stays on the GPU), so they are not copied back and forth
+    frames = torch.full((length, height, width, 3), 0.5, device=known.device if known is not None else "cpu")
     if known is not None:
         frames[:known.shape[0]] = known.to(frames)
     concat = vae.encode(frames)
@@ -191,5 +192,23 @@ def with_values(positive, negative, values: dict):
             node_helpers.conditioning_set_values(negative, values))
 
 
-def i2v_conditioning(positive, negative, vae, reference, length: int, width: int, height: int, clip_vision_output=None):
-    return with_values(positive, negative, i2v_values(vae, reference, length, width, height, clip_vision_output))
+def conditioning_frames(multitalk: bool, reference, context):
+    """(known, motion): the frames the I2V conditioning is given and the frames written as motion latents.
+
+    InfiniteTalk: the reference is known in every window; the previous tail (the reference itself in the first
+    window) becomes clean motion latents. MultiTalk: the previous tail is known and re-noised as motion; its first
+    window knows the reference alone and writes no motion latents."""
+    if multitalk:
+        return (context if context is not None else reference), context
+    return reference, (context if context is not None else reference)
+
+
+def motion_latents(vae, values: dict, known, motion):
+    """Latents of the motion frames. When they are the known frames the conditioning's encode already holds them
+    (the Wan VAE is causal: the first frames' latents do not depend on what follows), so no second encode."""
+    if motion is None:
+        return None
+    frames = motion_latent_frames(motion.shape[0])
+    if motion is known:
+        return values["concat_latent_image"][:, :, :frames].clone()
+    return vae.encode(motion)[:, :, :frames]

@@ -12,7 +12,8 @@ from ..wan_multitalk.adapter.patches import NULL_AUDIO_CONDS_KEY, AudioCondition
 from ..wan_multitalk.audio.windows import frame_windows
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.masks import auto_layout, boxes_to_masks, fit_masks, render_preview, token_masks, wan_token_grid
-from ..wan_multitalk.video.windows import check_window_size, motion_latent_frames
+from ..wan_multitalk.video.resize import fit_to_video
+from ..wan_multitalk.video.windows import check_window_size
 from . import adapter_glue as glue
 from .host_glue import list_models, resolve_model
 from .types import ADAPTER, EMBEDS
@@ -65,9 +66,10 @@ def speaker_masks(embeds, width: int, height: int):
     return fitted, token_masks(fitted, grid_h, grid_w, background=True, has_background=has_bg), has_bg
 
 
-def audio_conditioning(handle, embeds, start: int, length: int, width: int, height: int, null_conds=()):
+def audio_conditioning(handle, embeds, start: int, length: int, width: int, height: int, null_conds=(), masks=None):
+    """The window's audio rows and speaker routing; `masks`: speaker_masks(...) when the caller already has it."""
     windows = frame_windows(embeds.features, start, length, embeds.silence)
-    pixel_masks, tokens, has_bg = speaker_masks(embeds, width, height)
+    pixel_masks, tokens, has_bg = masks if masks is not None else speaker_masks(embeds, width, height)
     cond = AudioConditioning(handle.module, windows, tokens, embeds.audio_scale, null_conds, attention=glue.host_attention)
     return cond, pixel_masks, has_bg
 
@@ -120,27 +122,21 @@ class ApplyAudioAdapter(io.ComfyNode):
         check_window_size(length, "length")
         if width % 16 or height % 16:
             raise InputError("width/height", f"{width}x{height} is not a multiple of 16.", "Use multiples of 16, e.g. 832x480.")
-        reference = glue.fit_frames(start_image, width, height) if start_image is not None else None
+        reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         cond, pixel_masks, has_bg = audio_conditioning(adapter, embeds, audio_start_frame, length, width, height)
         patched = glue.patch_model(model, adapter, cond)
 
         multitalk = adapter.variant == "multitalk"
-        context = None if previous_frames is None else glue.fit_frames(previous_frames[-motion_frame:], width, height)
-        # InfiniteTalk: the reference is the known frame of every window, the context only enters as motion
-        # latents; MultiTalk: the previous tail is the known frames (its first window: the image alone).
-        known = context if multitalk and context is not None else (None if reference is None else reference[:1])
-        positive, negative = glue.i2v_conditioning(positive, negative, vae, known, length, width, height,
-                                                   clip_vision_output)
+        context = None if previous_frames is None else fit_to_video(previous_frames[-motion_frame:], width, height)
+        known, motion_frames = glue.conditioning_frames(multitalk, reference, context)
+        values = glue.i2v_values(vae, known, length, width, height, clip_vision_output)
+        positive, negative = glue.with_values(positive, negative, values)
         trim = 0 if context is None else context.shape[0]
-        motion = None
-        if context is not None:
-            motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
-        elif reference is not None and not multitalk:
-            motion = vae.encode(reference[:1])[:, :, :1]
+        motion = glue.motion_latents(vae, values, known, motion_frames)
         if motion is not None:
             glue.keep_motion_latents(patched, motion, noised=multitalk)
 
-        latent = torch.zeros([1, 16, (length - 1) // 4 + 1, height // 8, width // 8])
+        latent = glue.empty_latent(length, width, height)
         preview = routing_preview(reference, pixel_masks, width, height, has_bg)
         return io.NodeOutput(patched, positive, negative, {"samples": latent}, preview, trim)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import comfy.model_management as mm
 import folder_paths
@@ -51,13 +50,3 @@ def resolve_model(name: str, *folders: str, input_name: str) -> str:
 def torch_device(choice: str):
     return mm.get_torch_device() if choice == "main_device" else mm.intermediate_device()
 
-
-@contextmanager
-def on_device(module, device, dtype=None):
-    """Run a small non-managed model on `device`, then hand its memory back to the host."""
-    module.to(device=device, dtype=dtype) if dtype is not None else module.to(device)
-    try:
-        yield module
-    finally:
-        module.to(mm.unet_offload_device())
-        mm.soft_empty_cache()

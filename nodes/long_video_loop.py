@@ -24,15 +24,15 @@ from ..wan_multitalk.video.colour import match_colour
 from ..wan_multitalk.video.frame_sink import FrameSink
 from ..wan_multitalk.video.frame_writer import BackgroundWriter
 from ..wan_multitalk.video.long_video import denoised_sigmas, prompt_index, window_source_indices
+from ..wan_multitalk.video.resize import fit_to_video
 from ..wan_multitalk.video.windows import (
     Window,
-    motion_latent_frames,
     plan_windows,
     resample_frame_indices,
     source_keyframe_index,
 )
 from . import adapter_glue as glue
-from .adapter_nodes import AudioCFGGuider, audio_conditioning
+from .adapter_nodes import AudioCFGGuider, audio_conditioning, speaker_masks
 
 log = logging.getLogger("multitalk_studio")
 
@@ -92,19 +92,23 @@ class _Source:
 
     def keyframe(self, window: Window) -> tuple[int, torch.Tensor]:
         index = int(self.frame_map[source_keyframe_index(window, self.frames)])
-        return index, glue.fit_frames(self.plan.source_video[index:index + 1], self.plan.width, self.plan.height)
+        return index, fit_to_video(self.plan.source_video[index:index + 1], self.plan.width, self.plan.height)
 
     def window_frames(self, window: Window) -> torch.Tensor:
-        idx = window_source_indices(self.frame_map, window)
-        return glue.fit_frames(self.plan.source_video[idx], self.plan.width, self.plan.height)
+        return self._fitted(self.plan.source_video, window_source_indices(self.frame_map, window))
 
     def window_mask(self, window: Window) -> torch.Tensor | None:
         mask = self.plan.face_mask
         if mask is None:
             return None
         idx = window_source_indices(self.frame_map, window).clamp_max(mask.shape[0] - 1)
-        fitted = glue.fit_frames(mask[idx][..., None].expand(-1, -1, -1, 3), self.plan.width, self.plan.height)
-        return fitted[..., 0][None, None]  # [1, 1, F, H, W]; the host resizes it to the latent
+        return self._fitted(mask, idx)[None, None]  # [1, 1, F, H, W]; the host resizes it to the latent
+
+    def _fitted(self, source: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """source[idx] fitted to the video, resizing each distinct source frame once (one mask for the whole
+        video, or a source slower than the output, repeats frames)."""
+        distinct, where = idx.unique(return_inverse=True)
+        return fit_to_video(source[distinct], self.plan.width, self.plan.height)[where]
 
 
 def _window_noise(noise, noise_seed: int, latent: torch.Tensor, index: int):
@@ -124,7 +128,8 @@ def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negati
     vae, width, height, window, motion = plan.vae, plan.width, plan.height, plan.window, plan.motion
     variant = plan.variant(adapter)
     source = _Source(plan, embeds.fps) if plan.source_video is not None else None
-    colour_ref = plan.reference if source is None else source.keyframe(plan_windows(1, window, motion)[0])[1]
+    windows = plan_windows(total, window, motion)
+    colour_ref = plan.reference if source is None else source.keyframe(windows[0])[1]
     if source is not None and source.plan.denoise < 1.0:
         sigmas = denoised_sigmas(sigmas, plan.denoise)
     use_source_latent = source is not None and (plan.denoise < 1.0 or plan.face_mask is not None)
@@ -133,18 +138,18 @@ def run_long_video(model, adapter, embeds, plan: LongPlan, prompts: list, negati
     device = mm.get_torch_device()
     threaded = device.type == "cuda" if BACKGROUND_WRITES is None else BACKGROUND_WRITES
     writer = BackgroundWriter(sink, threaded=threaded)
-    windows = plan_windows(total, window, motion)
     steps = int(sigmas.shape[-1]) - 1
     pbar = comfy.utils.ProgressBar(max(1, steps * len(windows)))
     tail = None  # the previous window's last `motion` frames, colour-matched
     i2v_cache: dict = {}
+    masks = speaker_masks(embeds, width, height)  # the same for every window
     log.info("[MultiTalk Studio] long video: %d frames in %d windows of %d (motion %d, %s)", total, len(windows),
              window, motion, variant)
     try:
         for w in windows:
             tail = _one_window(w, model, adapter, embeds, plan, variant, source, colour_ref, use_source_latent,
                                prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail,
-                               writer, pbar, device, i2v_cache)
+                               writer, pbar, device, i2v_cache, masks)
         writer.wait()
     except mm.InterruptProcessingException:
         writer.wait()
@@ -182,39 +187,34 @@ def _keep_on_interrupt(sink: FrameSink):
 
 def _one_window(w: Window, model, adapter, embeds, plan: LongPlan, variant, source, colour_ref, use_source_latent,
                 prompts, negative, sampler, sigmas, noise_seed, noise, text_cfg, audio_cfg, tail, writer, pbar, device,
-                i2v_cache: dict):
+                i2v_cache: dict, masks):
     mm.throw_exception_if_processing_interrupted()  # stop before any work on a new window
     vae, width, height, length = plan.vae, plan.width, plan.height, plan.window
     keyframe_index, reference = (None, plan.reference) if source is None else source.keyframe(w)
     prompt = prompt_index(w.index, len(prompts))
     _emit("window_start", window=w, keyframe=keyframe_index, variant=variant, prompt=prompt)
 
-    cond, _, _ = audio_conditioning(adapter, embeds, w.start, length, width, height)
+    cond, _, _ = audio_conditioning(adapter, embeds, w.start, length, width, height, masks=masks)
     _emit("audio", window=w, windows=cond.windows)
     patched = glue.patch_model(model, adapter, cond)
-    positive = prompts[prompt]
-    if variant == "multitalk" and tail is not None:
-        pos, neg = glue.i2v_conditioning(positive, negative, vae, tail, length, width, height,
-                                         plan.clip_vision_output)
-    else:
+    known, motion_frames = glue.conditioning_frames(variant == "multitalk", reference, tail)
+    if known is reference:
         # The reference conditioning (an 81-frame VAE encode) is the same for every window that shares the
         # reference: encode it once, keep only the latest so memory stays flat.
-        key = (keyframe_index, id(reference))
-        if i2v_cache.get("key") != key:
+        if "values" not in i2v_cache or i2v_cache["key"] != keyframe_index:
             i2v_cache.clear()
-            i2v_cache.update(key=key, values=glue.i2v_values(vae, reference, length, width, height,
-                                                             plan.clip_vision_output))
-        pos, neg = glue.with_values(positive, negative, i2v_cache["values"])
-    lat_shape = [1, 16, (length - 1) // 4 + 1, height // 8, width // 8]
-    latent = vae.encode(source.window_frames(w)) if use_source_latent else torch.zeros(lat_shape)
+            i2v_cache.update(key=keyframe_index, values=glue.i2v_values(vae, reference, length, width, height,
+                                                                        plan.clip_vision_output))
+        values = i2v_cache["values"]
+    else:
+        values = glue.i2v_values(vae, known, length, width, height, plan.clip_vision_output)
+    pos, neg = glue.with_values(prompts[prompt], negative, values)
+    latent = vae.encode(source.window_frames(w)) if use_source_latent else glue.empty_latent(length, width, height)
     noise_t, seed = _window_noise(noise, noise_seed, latent, w.index)
-    context = tail if tail is not None else reference
-    if context is not None:
-        motion = vae.encode(context)[:, :, :motion_latent_frames(context.shape[0])]
-        if not (variant == "multitalk" and tail is None):  # MultiTalk's first window: the I2V image only
-            # MultiTalk re-noises them with the window's own seed, so a NOISE input seeds them too
-            glue.keep_motion_latents(patched, motion, noised=variant == "multitalk", seed=seed)
-        del motion
+    motion = glue.motion_latents(vae, values, known, motion_frames)
+    if motion is not None:  # MultiTalk re-noises them with the window's own seed, so a NOISE input seeds them too
+        glue.keep_motion_latents(patched, motion, noised=variant == "multitalk", seed=seed)
+    del motion, values
     _emit("encoded", window=w)
     denoise_mask = source.window_mask(w) if source is not None else None
 

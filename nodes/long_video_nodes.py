@@ -6,8 +6,8 @@ from comfy_api.latest import io
 
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.video.long_video import fit_audio
+from ..wan_multitalk.video.resize import fit_to_video
 from ..wan_multitalk.video.windows import check_window_size, resample_frame_indices, target_frames
-from . import adapter_glue as glue
 from .long_video_loop import LongPlan, output_folder_path, run_long_video
 from .types import ADAPTER, EMBEDS, LONG_PLAN
 
@@ -88,7 +88,7 @@ class LongI2VPlan(io.ComfyNode):
         folder = output_folder_path(output_folder)
         if folder is not None and folder.exists() and not folder.is_dir():
             raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
-        reference = glue.fit_frames(start_image[:1], width, height) if start_image is not None else None
+        reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
         return io.NodeOutput(LongPlan(vae, width, height, window, int(motion_frame), mode, strength, reference,
                                       source_video, float(source_fps), face_mask, float(denoise), clip_vision_output,

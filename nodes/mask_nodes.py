@@ -36,7 +36,7 @@ from ..wan_multitalk.brush import Region, Stroke, mask_extent, region_mask
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.masks import (Box, auto_layout, boxes_to_masks, fit_masks, format_regions, parse_regions,
                                    render_preview, validate_masks, wan_token_grid)
-from ..wan_multitalk.video.resize import cover_crop
+from ..wan_multitalk.video.resize import fit_to_video
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio"
@@ -322,7 +322,7 @@ class SpeakerMasks(io.ComfyNode):
 
         fitted = fit_masks(masks, width, height)
         validate_masks(fitted, "regions" if kind == "drawn" else "typed_regions", has_background=include_background)
-        frame = cover_crop(source[None], width, height, mode="bilinear").clamp(0, 1)[0]
+        frame = fit_to_video(source[None], width, height)[0]
         preview = render_preview(frame, fitted, grid_h, grid_w, labels=labels, has_background=include_background)
 
         ui = {

@@ -46,13 +46,15 @@ export function cleanBox(box) {
 
 export function cleanRegion(raw) {
   if (!raw || typeof raw !== "object") return null;
+  // the same strokes the mask node rasterises: points left after cleaning and a positive radius
   const strokes = (Array.isArray(raw.strokes) ? raw.strokes : [])
-    .filter((s) => s && Array.isArray(s.points) && s.points.length && Number.isFinite(s.radius))
+    .filter((s) => s && Array.isArray(s.points) && Number.isFinite(s.radius) && s.radius > 0)
     .map((s) => ({
       mode: s.mode === "erase" ? "erase" : "paint",
       radius: s.radius,
       points: s.points.filter((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite)),
-    }));
+    }))
+    .filter((s) => s.points.length);
   return { label: typeof raw.label === "string" ? raw.label : "", box: cleanBox(raw.box), strokes };
 }
 

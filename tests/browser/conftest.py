@@ -40,7 +40,7 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def comfy_server(chromium, tmp_path_factory, artifacts):
+def comfy_server(chromium, tmp_path_factory, artifacts, request):
     root, reason = find_host()
     if root is None:
         pytest.skip(f"BROWSER TEST SKIPPED: {reason}")
@@ -49,7 +49,7 @@ def comfy_server(chromium, tmp_path_factory, artifacts):
         yield server
     finally:
         server.stop()
-        (artifacts / "server.log").write_text(server.log())
+        (artifacts / f"server-{request.module.__name__.rsplit('.', 1)[-1]}.log").write_text(server.log())
 
 
 @pytest.fixture

@@ -4,13 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from comfy_host import graph
+
 SIZE = dict(width=64, height=48)
-
-
-def graph():
-    from comfy_execution.graph_utils import GraphBuilder
-
-    return GraphBuilder()
 
 
 def window_graph(tiny_wan, adapter_name, wav2vec2_name, voices, speakers=2, length=9, swap=False):
@@ -102,16 +98,10 @@ def test_fp8_scaled_adapter_runs(host, tiny_wan, tiny_adapter, wav2vec2_name, vo
     assert torch.isfinite(out["frames"]).all()
 
 
-def failing(host, prompt):
-    result = host.run(prompt, expect_success=False)
-    assert not result.success
-    return result.error()["exception_message"]
-
-
 def test_adapter_of_another_width_is_refused_naming_both(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     g, apply, vae = window_graph(tiny_wan, "tiny_adapter_wrong_width.safetensors", wav2vec2_name, voices, speakers=1)
     ksampler(g, apply, vae, cfg=1.0)
-    message = failing(host, g.finalize())
+    message = host.failure(g.finalize())
     assert "128" in message and "64" in message and "MODEL" in message
 
 
@@ -121,14 +111,14 @@ def test_base_model_given_to_adapter_loader_is_refused(host, tiny_wan):
     shutil.copy(host.model_path("diffusion_models", tiny_wan["unet"]), host.model_path("model_patches", "base_by_mistake.safetensors"))
     g = graph()
     g.node("MTSTest_Capture", value=g.node("MTS_AdapterLoader", model_name="base_by_mistake.safetensors", variant="auto").out(0), key="adapter")
-    message = failing(host, g.finalize())
+    message = host.failure(g.finalize())
     assert "base model" in message and "Load Diffusion Model" in message
 
 
 def test_window_length_not_4k_plus_1_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, speakers=1, length=11)
     ksampler(g, apply, vae, cfg=1.0)
-    message = failing(host, g.finalize())
+    message = host.failure(g.finalize())
     assert "length" in message and "9" in message and "13" in message
 
 

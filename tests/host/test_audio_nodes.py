@@ -5,11 +5,7 @@ from fractions import Fraction
 
 import torch
 
-
-def graph():
-    from comfy_execution.graph_utils import GraphBuilder
-
-    return GraphBuilder()
+from comfy_host import graph
 
 
 def embeds_graph(wav2vec2_name, files, **kw):
@@ -95,9 +91,7 @@ def test_more_tracks_than_masks_is_an_error_naming_both_counts(host, wav2vec2_na
     prompt["m1"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 48}}
     embeds_id = next(k for k, v in prompt.items() if v["class_type"] == "MTS_Wav2VecEmbeds")
     prompt[embeds_id]["inputs"]["ref_target_masks"] = ["m1", 0]
-    result = host.run(prompt, expect_success=False)
-    assert not result.success
-    message = result.error()["exception_message"]
+    message = host.failure(prompt)
     assert "ref_target_masks" in message and "1 speaker mask" in message and "2 audio tracks" in message
 
 
@@ -114,8 +108,7 @@ def test_silent_embeds_are_encoded_silence(host, wav2vec2_name):
 def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voices):
     prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"], voices["female"]["file"]],
                           multi_audio_type="timeline", timeline_starts="0, -0.5").finalize()
-    result = host.run(prompt, expect_success=False)
-    message = result.error()["exception_message"]
+    message = host.failure(prompt)
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
 
 

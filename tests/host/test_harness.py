@@ -3,13 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from comfy_host import PACK_DIR_NAME
-
-
-def graph():
-    from comfy_execution.graph_utils import GraphBuilder
-
-    return GraphBuilder()
+from comfy_host import PACK_DIR_NAME, graph
 
 
 def test_pack_imports_without_failure(host):
@@ -20,13 +14,11 @@ def test_pack_imports_without_failure(host):
 
 
 def test_pack_nodes_are_in_the_node_list(host):
-    import nodes
-    import sys
-
-    pack = next(m for name, m in sys.modules.items() if name.endswith(PACK_DIR_NAME) and hasattr(m, "comfy_entrypoint"))
     import asyncio
 
-    extension = asyncio.run(pack.comfy_entrypoint())
+    import nodes
+
+    extension = asyncio.run(host.pack.comfy_entrypoint())
     ids = [cls.GET_SCHEMA().node_id for cls in asyncio.run(extension.get_node_list())]
     assert ids, "the pack declares no nodes"
     assert all(i.startswith("MTS_") for i in ids)

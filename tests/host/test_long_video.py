@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
+from comfy_host import graph
 from wan_multitalk.video.windows import audio_samples_for_frames, plan_windows, target_frames
 
 SIZE = dict(width=64, height=48)
@@ -20,8 +19,7 @@ WINDOW, MOTION = 9, 5
 
 
 def loop_module(host):
-    name = host.node_mappings["MTS_LongVideoSampler"].__module__
-    return sys.modules[name.rsplit(".", 1)[0] + ".long_video_loop"]
+    return host.pack_module("nodes.long_video_loop")
 
 
 @contextlib.contextmanager
@@ -57,9 +55,7 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
                source_width=80, steps=2, noise=None, capture=""):
     """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
     ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew."""
-    from comfy_execution.graph_utils import GraphBuilder
-
-    g = GraphBuilder()
+    g = graph()
     model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
     vae = g.node("VAELoader", vae_name=tiny_wan["vae"])
     loader = g.node("MTS_AdapterLoader", model_name=adapter, variant="auto")
@@ -175,7 +171,7 @@ def test_interrupt_after_window_1_keeps_window_1(host, tiny_wan, tiny_adapter, w
     assert not result.success and result.error() is not None
     assert any(event == "execution_interrupted" for event, _ in result.messages)
     assert len(list(folder.glob("frame_*.png"))) == WINDOW  # window 1 in full, nothing of window 2
-    assert "interrupted after 1 of 3 windows" in host.logs.text()
+    assert "interrupted after 1 of 3 windows" in result.log
     mm.interrupt_current_processing(False)
 
 
@@ -207,7 +203,7 @@ def test_interrupt_in_ram_mode_writes_window_1_to_the_output_folder(host, tiny_w
     assert len(done) == 1 and len(pngs) == WINDOW == done[0].shape[0]  # window 1 in full, nothing of window 2
     kept = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB")) for p in pngs])).float() / 255
     torch.testing.assert_close(kept, done[0].float(), rtol=0, atol=0.5 / 255 + 1e-6)  # 8-bit PNG rounding only
-    (line,) = [line for line in host.logs.text().splitlines() if str(folder) in line]
+    (line,) = [line for line in result.log.splitlines() if str(folder) in line]
     assert f"interrupted after 1 of 3 windows: {WINDOW} finished frames kept in {folder}" in line
 
 
@@ -315,17 +311,11 @@ def test_memory_is_flat_across_windows(host, tiny_wan, tiny_adapter, wav2vec2_na
     assert peaks[4] <= peaks[1] * 1.02, peaks
 
 
-def failing(host, prompt):
-    result = host.run(prompt, expect_success=False)
-    assert not result.success
-    return result.error()["exception_message"]
-
-
 def test_bad_window_size_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     prompt = long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, 10.0)
     for node in prompt.values():
         if node["class_type"] == "MTS_LongI2VPlan":
             node["inputs"]["frame_window_size"] = 11
-    message = failing(host, prompt)
+    message = host.failure(prompt)
     assert "frame_window_size" in message and "9" in message and "13" in message
 

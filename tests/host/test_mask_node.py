@@ -6,13 +6,12 @@ import itertools
 import json
 import math
 import os
-import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from comfy_host import PACK_DIR_NAME
+from comfy_host import graph
 from wan_multitalk.masks import (BACKGROUND_COLOUR, PREVIEW_BACKGROUND_TINT, PREVIEW_TINT, SPEAKER_COLOURS, Box,
                                  auto_layout, boxes_to_masks, fit_masks, format_regions, render_preview, token_masks,
                                  wan_token_grid)
@@ -21,12 +20,6 @@ from wan_multitalk.video.resize import cover_crop
 IMG_W, IMG_H = 96, 64
 NODE = "MTS_SpeakerMasks"
 RUNS = itertools.count()
-
-
-def graph():
-    from comfy_execution.graph_utils import GraphBuilder
-
-    return GraphBuilder()
 
 
 def state(*speakers, background=None, version=1) -> str:
@@ -269,11 +262,6 @@ def test_ui_payload_gives_the_widget_its_pictures(host):
 # ------------------------------------------------------------------------------------------ preview = routing
 
 
-def pack_module(suffix: str):
-    name = next(n for n in sys.modules if n.endswith(PACK_DIR_NAME) and hasattr(sys.modules[n], "comfy_entrypoint"))
-    return sys.modules[f"{name}.{suffix}"]
-
-
 @pytest.mark.parametrize("background", [False, True])
 def test_preview_token_grid_is_the_adapters_routing(host, background):
     width, height, image_size = 160, 96, (200, 150)  # cover crop cuts rows off the top and bottom
@@ -287,9 +275,9 @@ def test_preview_token_grid_is_the_adapters_routing(host, background):
     grid_h, grid_w = wan_token_grid(height, width)
 
     # what the adapter routes with: the embeds' masks through its own fit + token rule
-    embeds_cls = pack_module("wan_multitalk.embeds").SpeakerEmbeds
+    embeds_cls = host.pack_module("wan_multitalk.embeds").SpeakerEmbeds
     embeds = embeds_cls(features=torch.zeros(3, 1, 12, 768), fps=25.0, masks=masks)
-    fitted, tokens, has_bg = pack_module("nodes.adapter_nodes").speaker_masks(embeds, width, height)
+    fitted, tokens, has_bg = host.pack_module("nodes.adapter_nodes").speaker_masks(embeds, width, height)
     assert has_bg == background
     assert torch.equal(tokens, token_masks(fit_masks(masks, width, height), grid_h, grid_w, has_background=background))
 

@@ -8,30 +8,24 @@ Its `## Inputs` and `## Outputs` sections hold one "- `name` — ..." item per i
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from comfy_host import PACK_DIR_NAME, PACK_ROOT
+from comfy_host import PACK_ROOT
 
 ITEM = re.compile(r"^- `([^`]+)`", re.MULTILINE)
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def pack_module(suffix: str = ""):
-    name = next(n for n, m in sys.modules.items() if n.endswith(PACK_DIR_NAME) and hasattr(m, "WEB_DIRECTORY"))
-    return sys.modules[name + suffix]
-
-
 @pytest.fixture(scope="module")
 def schemas(host):
-    return [cls.define_schema() for cls in pack_module(".nodes.registry").NODES]
+    return [cls.define_schema() for cls in host.pack_module("nodes.registry").NODES]
 
 
 @pytest.fixture(scope="module")
 def docs_dir(host) -> Path:
-    return (PACK_ROOT / pack_module().WEB_DIRECTORY / "docs").resolve()
+    return (PACK_ROOT / host.pack.WEB_DIRECTORY / "docs").resolve()
 
 
 def section(text: str, title: str) -> str:

@@ -9,14 +9,9 @@ import soundfile
 import torch
 
 import dialogue_audio
+from comfy_host import graph
 
 WEIGHTS_NAME = "voice_encoder_test.pt"
-
-
-def graph():
-    from comfy_execution.graph_utils import GraphBuilder
-
-    return GraphBuilder()
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +103,9 @@ def test_wrong_weights_file_is_a_clear_error(host, dialogue_file, diarization_fo
     wrong = diarization_folder / "not_a_voice_encoder.pt"
     torch.save({"conv.weight": torch.zeros(4, 3, 3, 3)}, wrong)
     try:
-        result = host.run(split_graph(name, voice_encoder=wrong.name).finalize(), expect_success=False)
+        message = host.failure(split_graph(name, voice_encoder=wrong.name).finalize())
     finally:
         wrong.unlink()
-    assert not result.success
-    message = result.error()["exception_message"]
     assert "voice_encoder: 'not_a_voice_encoder.pt' is not the resemblyzer voice encoder" in message
     assert "models/diarization" in message
 
@@ -133,6 +126,4 @@ def test_timeline_mode_with_reorder_is_exact(host, dialogue_file):
 def test_silent_input_is_a_clear_error(host):
     name = "mts_silence.wav"
     soundfile.write(str(host.workdir / "input" / name), torch.zeros(32000).numpy(), 16000)
-    result = host.run(split_graph(name).finalize(), expect_success=False)
-    assert not result.success
-    assert "audio: is silent" in result.error()["exception_message"]
+    assert "audio: is silent" in host.failure(split_graph(name).finalize())

@@ -54,12 +54,29 @@ class RunResult:
     captured: dict
     messages: list = field(default_factory=list)
     ui_outputs: dict = field(default_factory=dict)
+    log: str = ""  # what the host logged during this run only
 
     def error(self) -> dict | None:
         for event, data in self.messages:
-            if event in ("execution_error", "execution_interrupted"):
+            if event in ("execution_error", "execution_interrupted", "validation_error"):
                 return data
         return None
+
+    def message(self) -> str:
+        """The text a user sees for the failure: the node's exception, or the validation error."""
+        err = self.error() or {}
+        if "exception_message" in err:
+            return err["exception_message"]
+        if "error" in err:  # validation: the prompt-level error plus each node's errors
+            return f"{err['error']} {err.get('nodes', '')}"
+        return ""
+
+
+def graph():
+    """A GraphBuilder for an API prompt (importable once the host is booted)."""
+    from comfy_execution.graph_utils import GraphBuilder
+
+    return GraphBuilder()
 
 
 class ComfyHost:
@@ -71,6 +88,7 @@ class ComfyHost:
         self.models_dir = workdir / "models"
         self.logs = LogCollector()
         self.node_mappings: dict = {}
+        self.pack = None  # this pack's module as the host loaded it
         self._executor = None
 
     def boot(self, cpu: bool = True) -> "ComfyHost":
@@ -116,10 +134,21 @@ class ComfyHost:
         import host_test_nodes
         host_test_nodes.register(nodes)
         self.node_mappings = nodes.NODE_CLASS_MAPPINGS
+        self.pack = sys.modules[str(link).replace(".", "_x_")]  # the module name nodes.load_custom_node gives it
         self._executor = execution.PromptExecutor(
             self.server, cache_type=execution.CacheType.CLASSIC,
             cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
         return self
+
+    def pack_module(self, suffix: str = ""):
+        """A module of the loaded pack, e.g. pack_module("nodes.long_video_loop")."""
+        return sys.modules[self.pack.__name__ + ("." + suffix if suffix else "")]
+
+    def failure(self, prompt: dict) -> str:
+        """Run a prompt that must fail; the message the user would see."""
+        result = self.run(prompt, expect_success=False)
+        assert not result.success, "the prompt was expected to fail"
+        return result.message()
 
     def model_path(self, kind: str, name: str) -> Path:
         return self.models_dir / kind / name
@@ -130,6 +159,7 @@ class ComfyHost:
         import host_test_nodes
 
         prompt_id = str(uuid.uuid4())
+        first_record = len(self.logs.records)
         valid = asyncio.run(execution.validate_prompt(prompt_id, prompt, None))
         if not valid[0]:
             if expect_success:
@@ -139,7 +169,8 @@ class ComfyHost:
         self._executor.execute(prompt, prompt_id, {}, valid[2])
         result = RunResult(prompt_id, self._executor.success, dict(host_test_nodes.CAPTURED),
                            list(self._executor.status_messages),
-                           dict(self._executor.history_result.get("outputs", {})))
+                           dict(self._executor.history_result.get("outputs", {})),
+                           "\n".join(r.getMessage() for r in self.logs.records[first_record:]))
         if expect_success and not result.success:
             err = result.error() or {}
             raise AssertionError(

@@ -117,3 +117,11 @@ def cover_crop(x: torch.Tensor, width: int, height: int, mode: str = "bilinear")
     if x.ndim == 4:
         return out.permute(0, 2, 3, 1).contiguous()
     return out.reshape(*x.shape[:-2], height, width).contiguous()
+
+
+def fit_to_video(x: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Images or masks to the video frame exactly as the reference is fitted: antialiased bilinear cover-crop,
+    clipped to [0, 1]. IMAGE [B, H, W, C] keeps its first three channels; MASK [B, H, W] stays a mask."""
+    if x.ndim == 4:
+        x = x[..., :3]
+    return cover_crop(x, width, height, mode="bilinear").clamp(0, 1)
