@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import comfy.utils
 import torch
@@ -37,6 +38,19 @@ class Wav2VecHandle:
         device = torch_device(self.device_choice)
         # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
         return device, (self.dtype if device.type != "cpu" else torch.float32)
+
+    @contextmanager
+    def on_compute_device(self):
+        """Move the encoder to its compute device once for all tracks of a run, then back to rest (instead of
+        there and back for every track)."""
+        device, dtype = self.compute_device_and_dtype()
+        param = next(self.model.parameters())
+        rest = (param.device, param.dtype)
+        self.model.to(device=device, dtype=dtype)
+        try:
+            yield self
+        finally:
+            self.model.to(device=rest[0], dtype=rest[1])
 
     def silence_row(self, fps: float) -> torch.Tensor:
         if fps not in self._silence:
@@ -167,19 +181,21 @@ class Wav2VecEmbeds(io.ComfyNode):
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
-        for (name, _), wave in zip(tracks, waves):
-            if normalize_loudness:
-                wave = loudness_normalized(wave, 16000)
-            features.append(wav2vec2.encode(wave, fps, name))
-            bar.update(1)
+        with wav2vec2.on_compute_device():
+            for (name, _), wave in zip(tracks, waves):
+                if normalize_loudness:
+                    wave = loudness_normalized(wave, 16000)
+                features.append(wav2vec2.encode(wave, fps, name))
+                bar.update(1)
+            silence = wav2vec2.silence_row(fps)
         silent = list(range(len(tracks), max(masked, len(tracks))))
         total = num_frames or placement.total_frames
         placed = place_features(features + [None] * len(silent), _with_silent(placement, len(silent)),
-                                wav2vec2.silence_row(fps), total_frames=total)
+                                silence, total_frames=total)
 
         mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
         audio = fit_audio({"waveform": mix, "sample_rate": rate}, total, fps)
-        embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=wav2vec2.silence_row(fps),
+        embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=silence,
                                masks=ref_target_masks, silent_speakers=tuple(silent))
         summary = _summary(len(tracks), silent, total, fps)
         log.info("[MultiTalk Studio] %s", summary)

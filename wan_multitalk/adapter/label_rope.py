@@ -35,7 +35,7 @@ def band_centres(num_speakers: int) -> tuple[float, ...]:
     return _CENTRES[num_speakers]
 
 
-def label_positions(attention_map: torch.Tensor, centres: tuple[float, ...]) -> torch.Tensor:
+def label_positions(attention_map: torch.Tensor, centres: "tuple[float, ...] | torch.Tensor") -> torch.Tensor:
     """Per-token label positions [B, L] (float32) from a speaker attention map.
 
     attention_map: [B, S + 1, L], rows = speakers in order, then background.
@@ -52,7 +52,7 @@ def label_positions(attention_map: torch.Tensor, centres: tuple[float, ...]) -> 
     spk = amap[:, :speakers]
     low = spk.amin(dim=2, keepdim=True)
     high = spk.amax(dim=2, keepdim=True)
-    starts = torch.tensor(centres, dtype=torch.float32, device=amap.device).view(1, -1, 1) - BAND_WIDTH / 2
+    starts = torch.as_tensor(centres, dtype=torch.float32, device=amap.device).view(1, -1, 1) - BAND_WIDTH / 2
     scaled = starts + BAND_WIDTH * (spk - low) / (high - low + 1e-8)
     background = torch.full_like(amap[:, :1], BACKGROUND_POSITION)
     candidates = torch.cat([scaled, background], dim=1)

@@ -130,6 +130,11 @@ class AudioConditioning:
             lambda: key_positions(self.centres, self.adapter.spec.context_tokens, device=device),
         )
 
+    def centres_on(self, device) -> torch.Tensor:
+        """The speakers' band centres as a tensor on `device`, made once (not a blocking copy per block)."""
+        return self._cached("centres", device, torch.float32,
+                            lambda: torch.tensor(self.centres, dtype=torch.float32, device=device))
+
     def masks_on(self, device) -> torch.Tensor:
         return self._cached("masks", device, torch.bool, lambda: self.token_masks.to(device))
 
@@ -189,10 +194,17 @@ def split_batch(transformer_options: dict, batch: int, null_conds: frozenset) ->
     return real, null
 
 
+def _row_slice(rows: list[int]) -> slice | None:
+    """The rows as a slice when they are one contiguous range (they are whenever a single null cond shares the
+    batch, in either chunk order): a view instead of a copy, and no host-to-device index tensor (a sync)."""
+    if rows and rows == list(range(rows[0], rows[-1] + 1)):
+        return slice(rows[0], rows[-1] + 1)
+    return None
+
+
 def _take(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
-    if rows == list(range(t.shape[0])):
-        return t
-    return t.index_select(0, torch.tensor(rows, device=t.device))
+    sl = _row_slice(rows)
+    return t[sl] if sl is not None else t.index_select(0, torch.tensor(rows, device=t.device))
 
 
 class SpeakerMapPatch:
@@ -208,7 +220,7 @@ class SpeakerMapPatch:
         x, options = args["x"], args["transformer_options"]
         options.pop(LABEL_POSITIONS_KEY, None)  # never let another block's positions leak
         cond = self.cond
-        if not cond.routes_speakers:
+        if not cond.routes_speakers or cond.audio_scale == 0.0:  # no map needed: the audio patch returns x
             return x
         q, k = args["q"], args["k"]
         rows, _ = split_batch(options, q.shape[0], null_conds_for(options, cond.null_audio_conds))
@@ -216,11 +228,13 @@ class SpeakerMapPatch:
             return x
         frame_tokens = cond.frame_tokens(options, q.shape[1])
         masks = cond.masks_on(q.device)
-        amap = speaker_attention_map(_take(q, rows), _take(k, rows), masks, frame_tokens, cond.attention)
+        # only the first latent frame's keys take part in the map
+        amap = speaker_attention_map(_take(q, rows), _take(k[:, :frame_tokens], rows), masks, frame_tokens,
+                                     cond.attention)
         options[LABEL_POSITIONS_KEY] = {
             "block_index": options.get("block_index"),
             "rows": rows,
-            "positions": label_positions(amap, cond.centres),
+            "positions": label_positions(amap, cond.centres_on(amap.device)),
         }
         return x
 
@@ -262,10 +276,11 @@ class AudioCrossAttentionPatch:
         if null:
             tokens = cond.null_tokens(x.device, x.dtype)
             parts.append((null, cond.adapter.block_forward(index, _take(x, null), tokens, attention=cond.attention)))
-        if len(parts) == 1:
-            delta = parts[0][1]
-        else:
-            delta = torch.empty_like(x)
-            for rows, out in parts:
-                delta[torch.tensor(rows, device=x.device)] = out
-        return torch.add(x, delta, alpha=cond.audio_scale)
+        if len(parts) == 1:  # every row is real, or every row null
+            return torch.add(x, parts[0][1], alpha=cond.audio_scale)
+        result = torch.empty_like(x)
+        for rows, out in parts:
+            sl = _row_slice(rows)
+            where = sl if sl is not None else torch.tensor(rows, device=x.device)
+            result[where] = torch.add(x[where], out, alpha=cond.audio_scale)
+        return result

@@ -24,7 +24,7 @@ from itertools import combinations
 import numpy as np
 
 from ..errors import InputError
-from .speaker_gating import MAX_SPEAKERS, Segment
+from .speaker_gating import MAX_SPEAKERS, Segment, true_runs
 from .timing import rescale_samples
 from .voice_encoder import load_voice_encoder, mel_frames, resolve_weights
 from .waveform import WAV2VEC2_SAMPLE_RATE, prepare_waveform
@@ -97,7 +97,7 @@ def _segments(active: np.ndarray, sample_rate: int, num_samples: int) -> list[Se
     """Per-speaker runs of 10 ms frames -> sample spans at the caller's rate."""
     segments = []
     for speaker, row in enumerate(active):
-        for start, end in _runs(row):
+        for start, end in true_runs(row):
             a = min(num_samples, rescale_samples(start * HOP, RATE, sample_rate))
             b = min(num_samples, rescale_samples(end * HOP, RATE, sample_rate))
             if b > a:
@@ -124,7 +124,7 @@ def embed_speech(wave: np.ndarray, speech: np.ndarray, encoder):
     """Windows ``[M, 3]`` (center, start, end frame), their ``[M, 256]`` unit embeddings, and the speech
     islands (start, end frames) they were cut from."""
     mel = mel_frames(wave)  # [T, 40], 10 ms hop, power (no log)
-    islands = [(s, e) for s, e in _runs(speech) if e - s >= MIN_WINDOW_FRAMES]
+    islands = [(s, e) for s, e in true_runs(speech) if e - s >= MIN_WINDOW_FRAMES]
     windows = []
     for start, end in islands:
         for center in range(start + STEP_FRAMES // 2, end, STEP_FRAMES):
@@ -341,10 +341,6 @@ def _value_runs(values: np.ndarray):
     starts = np.concatenate([[0], edges])
     ends = np.concatenate([edges, [len(values)]])
     return [(int(s), int(e), int(values[s])) for s, e in zip(starts, ends)]
-
-
-def _runs(flags: np.ndarray):
-    return [(s, e) for s, e, v in _value_runs(flags.astype(np.int64)) if v]
 
 
 def _fill_short(flags: np.ndarray, value: bool, max_len: int) -> np.ndarray:

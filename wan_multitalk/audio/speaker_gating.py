@@ -47,7 +47,7 @@ def bridge_short_gaps(masks: np.ndarray, min_gap: int) -> np.ndarray:
     out = masks.copy()
     for k in range(masks.shape[0]):
         others = np.delete(masks, k, axis=0).any(axis=0) if masks.shape[0] > 1 else np.zeros(masks.shape[1], bool)
-        for start, end in _runs(~masks[k]):
+        for start, end in true_runs(~masks[k]):
             inner = start > 0 and end < masks.shape[1]  # a gap between two segments, not the lead-in or tail
             if inner and end - start < min_gap and not others[start:end].any():
                 out[k, start:end] = True
@@ -103,21 +103,21 @@ def gate_tracks(waveform: torch.Tensor, masks: np.ndarray, fade: int) -> list[to
 
 
 def segments_from_masks(masks: np.ndarray) -> list[Segment]:
-    return [Segment(k, s, e) for k, m in enumerate(masks) for s, e in _runs(m)]
+    return [Segment(k, s, e) for k, m in enumerate(masks) for s, e in true_runs(m)]
 
 
 def summarize(masks: np.ndarray, sample_rate: int, header: str = "") -> str:
     """One line per speaker: the spans they talk in (seconds) and their total talk time."""
     lines = [header] if header else []
     for k, m in enumerate(masks):
-        spans = _runs(m)
+        spans = true_runs(m)
         total = sum(e - s for s, e in spans) / sample_rate
         text = ", ".join(f"{s / sample_rate:.2f}-{e / sample_rate:.2f}" for s, e in spans) or "silent"
         lines.append(f"speaker {k + 1} ({total:.2f} s): {text}")
     return "\n".join(lines)
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """``[start, end)`` of every run of True."""
     padded = np.concatenate([[False], np.asarray(flags, dtype=bool), [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])

@@ -49,7 +49,8 @@ def match_colour(frames: torch.Tensor, reference: torch.Tensor, strength: float 
     work = torch.float64 if frames.dtype == torch.float64 else torch.float32
     ref_mean, ref_std = lab_stats(reference.to(frames.device, work)[None])
     out = torch.empty_like(frames)
-    for first in range(0, frames.shape[0], max(1, int(chunk_size))):
+    chunk_size = max(1, int(chunk_size))  # the step and the slices must agree, or frames stay unwritten
+    for first in range(0, frames.shape[0], chunk_size):
         original = frames[first:first + chunk_size].to(work)
         lab = rgb_to_lab(original.clamp(0, 1).permute(0, 3, 1, 2))
         mean = lab.mean(dim=(2, 3), keepdim=True)
