@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
+import comfy.model_management as mm
+import comfy.model_patcher
 import comfy.utils
 import torch
 from comfy_api.latest import io, ui
@@ -27,41 +28,37 @@ PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float
 register_model_folders()
 
 
-class Wav2VecHandle:
-    """The loaded encoder plus where it computes; it lives on the offload device between runs."""
+class _Wav2VecModule(torch.nn.Module):
+    """The encoder in a plain module for the host's model patcher, which sets `.device` on what it manages (a
+    read-only property of transformers models)."""
 
-    def __init__(self, model, dtype, device_choice: str):
-        self.model, self.dtype, self.device_choice = model, dtype, device_choice
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+
+class Wav2VecHandle:
+    """The loaded encoder as a model of ComfyUI's memory manager (like core's audio encoders): loaded to its
+    compute device when it encodes, offloaded by the host when memory is needed."""
+
+    def __init__(self, encoder, device_choice: str):
+        self.patcher = comfy.model_patcher.CoreModelPatcher(
+            _Wav2VecModule(encoder), load_device=torch_device(device_choice),
+            offload_device=mm.text_encoder_offload_device())
         self._silence = {}
 
-    def compute_device_and_dtype(self):
-        device = torch_device(self.device_choice)
-        # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
-        return device, (self.dtype if device.type != "cpu" else torch.float32)
-
-    @contextmanager
-    def on_compute_device(self):
-        """Move the encoder to its compute device once for all tracks of a run, then back to rest (instead of
-        there and back for every track)."""
-        device, dtype = self.compute_device_and_dtype()
-        param = next(self.model.parameters())
-        rest = (param.device, param.dtype)
-        self.model.to(device=device, dtype=dtype)
-        try:
-            yield self
-        finally:
-            self.model.to(device=rest[0], dtype=rest[1])
+    def loaded(self):
+        """The encoder, on its compute device."""
+        mm.load_model_gpu(self.patcher)
+        return self.patcher.model.encoder
 
     def silence_row(self, fps: float) -> torch.Tensor:
         if fps not in self._silence:
-            device, dtype = self.compute_device_and_dtype()
-            self._silence[fps] = silence_row(self.model, fps=fps, device=device, dtype=dtype)
+            self._silence[fps] = silence_row(self.loaded(), fps=fps)
         return self._silence[fps]
 
     def encode(self, wave16k, fps, input_name, progress=None):
-        device, dtype = self.compute_device_and_dtype()
-        return encode_features(self.model, wave16k, fps=fps, device=device, dtype=dtype,
-                               input_name=input_name, progress=progress)
+        return encode_features(self.loaded(), wave16k, fps=fps, input_name=input_name, progress=progress)
 
 
 class Wav2VecModelLoader(io.ComfyNode):
@@ -88,11 +85,9 @@ class Wav2VecModelLoader(io.ComfyNode):
     @classmethod
     def execute(cls, model, precision, device) -> io.NodeOutput:
         path = resolve_model(model, "audio_encoders", WAV2VEC2_FOLDER, input_name="model")
-        dtype = PRECISIONS[precision]
-        # computing on the CPU means fp32 (see compute_device_and_dtype): store it so, not converted every call
-        stored = dtype if torch_device(device).type != "cpu" else torch.float32
-        encoder = load_wav2vec2(path, dtype=stored, device="cpu")
-        return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
+        # Half precision convolutions on a CPU are slow and partly unsupported: there the encoder computes in fp32.
+        dtype = PRECISIONS[precision] if torch_device(device).type != "cpu" else torch.float32
+        return io.NodeOutput(Wav2VecHandle(load_wav2vec2(path, dtype=dtype), device))
 
 
 def _speaker_tracks(audios: list) -> list[tuple[str, dict]]:
@@ -181,13 +176,12 @@ class Wav2VecEmbeds(io.ComfyNode):
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
-        with wav2vec2.on_compute_device():
-            for (name, _), wave in zip(tracks, waves):
-                if normalize_loudness:
-                    wave = loudness_normalized(wave, 16000)
-                features.append(wav2vec2.encode(wave, fps, name))
-                bar.update(1)
-            silence = wav2vec2.silence_row(fps)
+        for (name, _), wave in zip(tracks, waves):
+            if normalize_loudness:
+                wave = loudness_normalized(wave, 16000)
+            features.append(wav2vec2.encode(wave, fps, name))
+            bar.update(1)
+        silence = wav2vec2.silence_row(fps)
         silent = list(range(len(tracks), max(masked, len(tracks))))
         total = num_frames or placement.total_frames
         placed = place_features(features + [None] * len(silent), _with_silent(placement, len(silent)),

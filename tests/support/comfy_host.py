@@ -98,6 +98,10 @@ class ComfyHost:
         logging.getLogger().setLevel(logging.INFO)
 
         import comfy.options  # noqa: F401  (argument parsing stays off: defaults + our flags)
+        # Hosts before 0.26 put ComfyUI/comfy first on sys.path when `nodes` is imported, where comfy/utils.py
+        # then hides the host's `utils/` package from later imports (`utils.install_util`). main.py imports that
+        # package before `nodes`; so do we.
+        import utils  # noqa: F401
         from comfy.cli_args import args
         args.cpu = cpu
         args.disable_api_nodes = True
