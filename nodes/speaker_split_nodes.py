@@ -8,7 +8,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io, ui
 
-from ..wan_multitalk.audio.diarization import diarize
+from ..wan_multitalk.audio.diarization import check_auto_diarization, diarize
 from ..wan_multitalk.audio.speaker_gating import (MAX_SPEAKERS, bridge_short_gaps, gate_tracks, onset_order,
                                                   parse_order, speaker_masks, summarize)
 from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
@@ -109,6 +109,7 @@ class AudioToSpeakers(io.ComfyNode):
             masks = speaker_masks(segments, num_samples, count)
             how = "timeline"
         elif mode == "auto diarization":
+            check_auto_diarization("mode")  # scikit-learn and webrtcvad are optional: only this mode needs them
             weights = resolve_weights(weight_candidates(voice_encoder), "voice_encoder")
             segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio",
                                       weights=[weights], detect_overlap=bool(detect_overlap))

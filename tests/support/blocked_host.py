@@ -1,0 +1,69 @@
+"""Run as a script (in a subprocess, so the test session's own imports stay untouched): make some modules
+unimportable, boot the real host with this pack, run a few prompts, print one JSON line with what happened.
+
+    python blocked_host.py HOST_ROOT WORKDIR kornia,sklearn,webrtcvad
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parents[1])]
+
+
+def hide(names) -> None:
+    """Make the named top-level packages look uninstalled: `import` raises ModuleNotFoundError and
+    `importlib.util.find_spec` answers None, as for a package that is not there."""
+    for name in names:
+        sys.modules[name] = None
+
+
+def prompts(spec) -> dict:
+    """name -> API prompt: the plan with colour matching on and off, Audio to Speakers in both modes."""
+    from comfy_host import graph
+
+    out = {}
+    for colour in ("on", "off"):
+        g = graph()
+        image = g.node("MTSTest_RandomImage", seed=1, width=64, height=48, batch=1)
+        vae = g.node("VAELoader", vae_name="tiny_wan21_vae.safetensors")
+        plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), width=64, height=48, frame_window_size=9, motion_frame=5,
+                      mode="auto", colour_match=colour, colour_match_strength=1.0, source_fps=25.0, denoise=1.0,
+                      output_folder="", start_image=image.out(0))
+        g.node("MTSTest_Capture", value=plan.out(0), key="plan")
+        out[f"plan colour_match={colour}"] = g.finalize()
+    for mode in ("auto diarization", "timeline"):
+        g = graph()
+        audio = g.node("LoadAudio", audio="conversation.wav")
+        split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), mode=mode, num_speakers=0, timeline="1: 0-1\n2: 1-2",
+                       order="", min_gap_seconds=0.5, fade_ms=20)
+        g.node("MTSTest_Capture", value=split.out(0), key="audio_1")
+        out[f"speakers mode={mode}"] = g.finalize()
+    return out
+
+
+def main(root: str, workdir: str, blocked: str) -> None:
+    hide(blocked.split(","))
+    import numpy as np
+    import soundfile
+    from comfy_host import ComfyHost
+
+    host = ComfyHost(Path(root), Path(workdir)).boot()
+    import host_models
+
+    host_models.write_tiny_wan_vae(host.model_path("vae", "tiny_wan21_vae.safetensors"))
+    t = np.arange(2 * 16000) / 16000
+    soundfile.write(str(host.workdir / "input" / "conversation.wav"), 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+    results = {}
+    for name, prompt in prompts(None).items():
+        result = host.run(prompt, expect_success=False)
+        results[name] = {"success": result.success, "message": result.message()}
+    print(json.dumps({"nodes": sorted(k for k in host.node_mappings if k.startswith("MTS_")),
+                      "failed_imports": [r.getMessage() for r in host.logs.records if "could not load" in r.getMessage()],
+                      "runs": results}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
