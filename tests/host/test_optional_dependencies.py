@@ -3,11 +3,7 @@ scikit-learn and webrtcvad hidden, still registers every node of the pack; colou
 each refuse with an error naming the input that asked for them and the pip command; the rest runs."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
+import other_host
 import pytest
 
 BLOCKED = "kornia,sklearn,webrtcvad"
@@ -15,11 +11,7 @@ BLOCKED = "kornia,sklearn,webrtcvad"
 
 @pytest.fixture(scope="module")
 def without_optional(host, tmp_path_factory) -> dict:
-    script = Path(__file__).resolve().parents[1] / "support" / "blocked_host.py"
-    run = subprocess.run([sys.executable, str(script), str(host.root), str(tmp_path_factory.mktemp("blocked")), BLOCKED],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-4000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return other_host.run("without", str(host.root), str(tmp_path_factory.mktemp("blocked")), BLOCKED)
 
 
 def test_every_node_registers_without_them(host, without_optional):

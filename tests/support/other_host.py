@@ -1,7 +1,11 @@
-"""Run as a script (in a subprocess, so the test session's own imports stay untouched): make some modules
-unimportable, boot the real host with this pack, run a few prompts, print one JSON line with what happened.
+"""Another booted host, in a subprocess (a test session boots one host in-process, and its imports stay
+untouched); prints one JSON line.
 
-    python blocked_host.py HOST_ROOT WORKDIR kornia,sklearn,webrtcvad
+    python other_host.py object-info HOST_ROOT WORKDIR
+        the host's node definitions, as `workflow_api.host_object_info` gives them (this pack loaded)
+    python other_host.py without HOST_ROOT WORKDIR kornia,sklearn,webrtcvad
+        those modules made unimportable first; which of the pack's nodes registered, and how the features that
+        need them (and those that do not) ran
 """
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 
 def hide(names) -> None:
@@ -20,7 +23,7 @@ def hide(names) -> None:
         sys.modules[name] = None
 
 
-def prompts(spec) -> dict:
+def prompts() -> dict:
     """name -> API prompt: the plan with colour matching on and off, Audio to Speakers in both modes."""
     from comfy_host import graph
 
@@ -44,7 +47,15 @@ def prompts(spec) -> dict:
     return out
 
 
-def main(root: str, workdir: str, blocked: str) -> None:
+def object_info(root: str, workdir: str) -> None:
+    from comfy_host import ComfyHost
+    from workflow_api import host_object_info
+
+    host = ComfyHost(Path(root), Path(workdir)).boot()
+    print(json.dumps(host_object_info(host.node_mappings)))
+
+
+def without(root: str, workdir: str, blocked: str) -> None:
     hide(blocked.split(","))
     import numpy as np
     import soundfile
@@ -57,7 +68,7 @@ def main(root: str, workdir: str, blocked: str) -> None:
     t = np.arange(2 * 16000) / 16000
     soundfile.write(str(host.workdir / "input" / "conversation.wav"), 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
     results = {}
-    for name, prompt in prompts(None).items():
+    for name, prompt in prompts().items():
         result = host.run(prompt, expect_success=False)
         results[name] = {"success": result.success, "message": result.message()}
     print(json.dumps({"nodes": sorted(k for k in host.node_mappings if k.startswith("MTS_")),
@@ -65,5 +76,16 @@ def main(root: str, workdir: str, blocked: str) -> None:
                       "runs": results}))
 
 
+def run(command: str, *args: str, timeout: float = 300) -> dict | list:
+    """Run one command of this script with the test session's Python; its JSON answer."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, __file__, command, *args], capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"other_host.py {command} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # the test helpers, and the pack (as pytest's pythonpath does)
+    {"object-info": object_info, "without": without}[sys.argv[1]](*sys.argv[2:])
