@@ -47,9 +47,9 @@ def same_weights(loaded, source, dtype=torch.float32):
 
 FORMS = {
     "file fp16 (prefix, weight_g/v)": dict(folder=False, dtype=torch.float16),
-    "file fp32 (no prefix, parametrizations)": dict(folder=False, dtype=torch.float32, prefix=False, weight_norm="new"),
     "folder pytorch_model.bin": dict(folder=True, dtype=torch.float32, weights="pytorch_model.bin"),
-    "folder model.safetensors fp16": dict(folder=True, dtype=torch.float16, weights="model.safetensors"),
+    "folder model.safetensors (parametrizations)": dict(folder=True, dtype=torch.float16, weights="model.safetensors",
+                                                         weight_norm="new"),
 }
 
 

@@ -27,7 +27,7 @@ WORKFLOW = "mts_speaker_masks_test.json"
 # stored boxes land within a pixel of these.
 TARGETS = [(0.12, 0.18, 0.42, 0.72), (0.58, 0.2, 0.9, 0.8)]
 
-EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}').mtsSpeakerEditor"
+EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}')?.mtsSpeakerEditor"
 
 
 def reference_png() -> bytes:

@@ -142,6 +142,7 @@ def test_notes_explain_the_settings_that_matter(name):
 # Schema
 
 
+@pytest.mark.all_hosts
 @pytest.mark.parametrize("name", NAMES)
 def test_workflow_fits_every_supported_hosts_node_definitions(every_object_info, name):
     """Saved on the floor host, each workflow restores with the same values on every newer host present."""
@@ -149,11 +150,13 @@ def test_workflow_fits_every_supported_hosts_node_definitions(every_object_info,
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.all_hosts
 def test_every_supported_host_present_is_checked(host, every_object_info):
     others = [h for h in supported_hosts() if h.resolve() != Path(host.root).resolve()]
     assert len(every_object_info) == 1 + len(others), list(every_object_info)
 
 
+@pytest.mark.all_hosts
 def test_a_newer_input_in_a_workflow_is_caught_on_the_floor_host(every_object_info):
     """What broke the workflows before: a value saved for an input the floor host lacks (CreateVideo's bit_depth)
     shifts or is lost there; the check must say so for the oldest host present."""

@@ -150,9 +150,10 @@ def chromium_page(executable: str, profile_dir: Path, viewport=(1400, 900)):
 
 
 def open_frontend(page, server, node_type: str = "MTS_SpeakerMasks", timeout: int = 60_000) -> None:
-    """Load the frontend and wait until `node_type` is registered and the start-up overlay (which swallows
-    clicks) has faded out."""
+    """Load the frontend and wait until `node_type` is registered, the start-up workflow is open (loaded after
+    the graph exists: a test's own graph made earlier would be replaced by it on a slow machine) and the
+    start-up overlay (which swallows clicks) has faded out."""
     page.goto(server.url)
-    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{node_type} && {APP}.graph",
-                           timeout=timeout)
+    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{node_type} && {APP}.graph "
+                           f"&& {APP}.extensionManager?.workflow?.activeWorkflow", timeout=timeout)
     page.wait_for_selector(".p-blockui-mask", state="detached", timeout=30_000)
