@@ -2,66 +2,25 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
-from ..wan_multitalk.audio.features import encode_features
-from ..wan_multitalk.audio.placement import MODES, mix_tracks, place_features, plan_placement
-from ..wan_multitalk.audio.silence import silence_row
+from ..wan_multitalk.audio.placement import MODES, mix_tracks, parse_start_times, place_features, place_tracks
 from ..wan_multitalk.audio.wav2vec2 import load_wav2vec2
 from ..wan_multitalk.audio.waveform import normalize_loudness as loudness_normalized, prepare_waveform
-from ..wan_multitalk.embeds import SpeakerEmbeds
-from ..wan_multitalk.errors import InputError
-from ..wan_multitalk.masks import validate_masks
+from ..wan_multitalk.embeds import SpeakerEmbeds, check_speaker_masks, describe
+from ..wan_multitalk.limits import MAX_SPEAKERS
+from ..wan_multitalk.timebase import duration
 from ..wan_multitalk.video.long_video import fit_audio
-from .host_glue import WAV2VEC2_FOLDER, list_models, register_model_folders, resolve_model, torch_device
-from .types import EMBEDS, WAV2VEC2
+from .host.folders import WAV2VEC2_FOLDER, list_models, resolve_model
+from .host.wav2vec2 import Wav2VecHandle, torch_device
+from .sockets import EMBEDS, WAV2VEC2
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio/audio"
-MAX_SPEAKERS = 4
 PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-register_model_folders()
-
-
-class Wav2VecHandle:
-    """The loaded encoder plus where it computes; it lives on the offload device between runs."""
-
-    def __init__(self, model, dtype, device_choice: str):
-        self.model, self.dtype, self.device_choice = model, dtype, device_choice
-        self._silence = {}
-
-    def compute_device_and_dtype(self):
-        device = torch_device(self.device_choice)
-        # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
-        return device, (self.dtype if device.type != "cpu" else torch.float32)
-
-    @contextmanager
-    def on_compute_device(self):
-        """Move the encoder to its compute device once for all tracks of a run, then back to rest (instead of
-        there and back for every track)."""
-        device, dtype = self.compute_device_and_dtype()
-        param = next(self.model.parameters())
-        rest = (param.device, param.dtype)
-        self.model.to(device=device, dtype=dtype)
-        try:
-            yield self
-        finally:
-            self.model.to(device=rest[0], dtype=rest[1])
-
-    def silence_row(self, fps: float) -> torch.Tensor:
-        if fps not in self._silence:
-            device, dtype = self.compute_device_and_dtype()
-            self._silence[fps] = silence_row(self.model, fps=fps, device=device, dtype=dtype)
-        return self._silence[fps]
-
-    def encode(self, wave16k, fps, input_name, progress=None):
-        device, dtype = self.compute_device_and_dtype()
-        return encode_features(self.model, wave16k, fps=fps, device=device, dtype=dtype,
-                               input_name=input_name, progress=progress)
 
 
 class Wav2VecModelLoader(io.ComfyNode):
@@ -97,32 +56,6 @@ class Wav2VecModelLoader(io.ComfyNode):
 
 def _speaker_tracks(audios: list) -> list[tuple[str, dict]]:
     return [(f"audio_{k + 1}", a) for k, a in enumerate(audios) if a is not None]
-
-
-def _check_masks(masks, include_background: bool, num_tracks: int) -> int:
-    """How many speakers the masks describe; raises before any encoding when they do not fit."""
-    if masks is None:
-        return 0
-    speakers = masks.shape[0] - (1 if include_background else 0)
-    if speakers < 1:
-        raise InputError("ref_target_masks", "holds only a background mask.", "Add one mask per speaker before it.")
-    if speakers > MAX_SPEAKERS:
-        raise InputError("ref_target_masks", f"has {speakers} speaker masks; at most {MAX_SPEAKERS} speakers are supported.",
-                         "Pass at most four speaker masks (plus an optional background).")
-    if num_tracks > 1 and speakers < num_tracks:
-        raise InputError("ref_target_masks", f"has {speakers} speaker mask(s) for {num_tracks} audio tracks.",
-                         "Give one mask per audio track, in the same order (speaker 1 = audio_1).")
-    validate_masks(masks, "ref_target_masks", has_background=include_background)
-    return speakers
-
-
-def _parse_starts(text: str, count: int):
-    items = [t for t in text.replace(";", ",").split(",") if t.strip()]
-    try:
-        return [float(t) for t in items]
-    except ValueError:
-        raise InputError("timeline_starts", f"'{text}' is not a list of seconds.",
-                         f"Type {count} start times in seconds, e.g. '0, 3.2'.") from None
 
 
 class Wav2VecEmbeds(io.ComfyNode):
@@ -173,11 +106,12 @@ class Wav2VecEmbeds(io.ComfyNode):
                 masks_include_background, audio_2=None, audio_3=None, audio_4=None, ref_target_masks=None,
                 timeline_starts="") -> io.NodeOutput:
         tracks = _speaker_tracks([audio_1, audio_2, audio_3, audio_4])
-        masked = _check_masks(ref_target_masks, masks_include_background, len(tracks))
+        masked = check_speaker_masks(ref_target_masks, masks_include_background, len(tracks))
         waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
-        starts = _parse_starts(timeline_starts or "", len(tracks)) if multi_audio_type == "timeline" else None
-        placement = plan_placement([w.shape[0] for w in waves], 16000, fps, multi_audio_type, starts,
-                                   starts_input="timeline_starts")
+        starts = parse_start_times(timeline_starts, len(tracks), "timeline_starts") \
+            if multi_audio_type == "timeline" else None
+        placement = place_tracks([duration(a["waveform"].shape[-1], a["sample_rate"]) for _, a in tracks], fps,
+                                 multi_audio_type, starts, starts_input="timeline_starts")
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
@@ -188,35 +122,18 @@ class Wav2VecEmbeds(io.ComfyNode):
                 features.append(wav2vec2.encode(wave, fps, name))
                 bar.update(1)
             silence = wav2vec2.silence_row(fps)
-        silent = list(range(len(tracks), max(masked, len(tracks))))
+        silent = tuple(range(len(tracks), max(masked, len(tracks))))
         total = num_frames or placement.total_frames
-        placed = place_features(features + [None] * len(silent), _with_silent(placement, len(silent)),
+        placed = place_features(features + [None] * len(silent), placement.with_silent_speakers(len(silent)),
                                 silence, total_frames=total)
 
         mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
         audio = fit_audio({"waveform": mix, "sample_rate": rate}, total, fps)
         embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=silence,
-                               masks=ref_target_masks, silent_speakers=tuple(silent))
-        summary = _summary(len(tracks), silent, total, fps)
+                               masks=ref_target_masks, silent_speakers=silent)
+        summary = describe(len(tracks), silent, total, fps)
         log.info("[MultiTalk Studio] %s", summary)
         return io.NodeOutput(embeds, audio, total, ui=ui.PreviewText(summary))
-
-
-def _with_silent(placement, extra: int):
-    """Silent speakers take no room on the timeline; they only need a slot in the feature stack."""
-    if not extra:
-        return placement
-    from dataclasses import replace
-
-    return replace(placement, lengths=placement.lengths + (0,) * extra, starts=placement.starts + (0,) * extra,
-                   start_frames=placement.start_frames + (0,) * extra, frame_counts=placement.frame_counts + (0,) * extra)
-
-
-def _summary(tracks: int, silent: list[int], frames: int, fps: float) -> str:
-    text = f"{tracks} voice track(s), {frames} frames ({frames / fps:.2f} s at {fps:g} fps)"
-    if silent:
-        text += "; silent speakers (held quiet): " + ", ".join(str(k + 1) for k in silent)
-    return text
 
 
 class SilentEmbeds(io.ComfyNode):

@@ -4,45 +4,25 @@ from __future__ import annotations
 import logging
 import os
 
-import folder_paths
 import torch
 from comfy_api.latest import io, ui
 
 from ..wan_multitalk.audio.diarization import diarize
-from ..wan_multitalk.audio.speaker_gating import (MAX_SPEAKERS, bridge_short_gaps, gate_tracks, onset_order,
-                                                  parse_order, speaker_masks, summarize)
+from ..wan_multitalk.audio.speaker_gating import (activity_masks, bridge_short_gaps, gate_tracks, onset_order,
+                                                  parse_order, summarize)
 from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
-from ..wan_multitalk.audio.timing import check_sample_rate
 from ..wan_multitalk.audio.voice_encoder import resolve_weights
 from ..wan_multitalk.audio.waveform import as_channels_first
 from ..wan_multitalk.errors import InputError
-from .host_glue import list_models, resolve_model
+from ..wan_multitalk.limits import MAX_SPEAKERS
+from ..wan_multitalk.timebase import check_sample_rate
+from .host.folders import DIARIZATION_FOLDER, list_models, voice_encoder_candidates
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio/audio"
 MODES = ("auto diarization", "timeline")
 MIN_TIMELINE_SECONDS = 0.1
-DIARIZATION_FOLDER = "diarization"
-WEIGHT_EXTENSIONS = {".pt", ".pth", ".safetensors"}
 AUTO_WEIGHTS = "auto"
-
-
-def register_diarization_folder() -> None:
-    """`models/diarization` (voice encoder weights) is not a core folder; register it with weight-file extensions."""
-    folder_paths.add_model_folder_path(DIARIZATION_FOLDER, os.path.join(folder_paths.models_dir, DIARIZATION_FOLDER))
-    paths, extensions = folder_paths.folder_names_and_paths[DIARIZATION_FOLDER]
-    if not extensions:  # created just now (or by extra_model_paths.yaml) without a filter: list weight files only
-        folder_paths.folder_names_and_paths[DIARIZATION_FOLDER] = (paths, set(WEIGHT_EXTENSIONS))
-
-
-register_diarization_folder()
-
-
-def weight_candidates(choice: str) -> list[str]:
-    """Files to try for the voice encoder: the chosen one, or for auto every file in models/diarization."""
-    if choice != AUTO_WEIGHTS:
-        return [resolve_model(choice, DIARIZATION_FOLDER, input_name="voice_encoder")]
-    return [p for p in (folder_paths.get_full_path(DIARIZATION_FOLDER, n) for n in list_models(DIARIZATION_FOLDER)) if p]
 
 
 class AudioToSpeakers(io.ComfyNode):
@@ -106,13 +86,13 @@ class AudioToSpeakers(io.ComfyNode):
                 raise InputError("audio", f"is only {num_samples / rate:.3f} s long.", "Connect the whole conversation.")
             segments = parse_timeline(timeline, rate, num_samples, "timeline")
             count = max(s.speaker for s in segments) + 1
-            masks = speaker_masks(segments, num_samples, count)
+            masks = activity_masks(segments, num_samples, count)
             how = "timeline"
         elif mode == "auto diarization":
-            weights = resolve_weights(weight_candidates(voice_encoder), "voice_encoder")
+            weights = resolve_weights(voice_encoder_candidates(voice_encoder, AUTO_WEIGHTS, "voice_encoder"), "voice_encoder")
             segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio",
                                       weights=[weights], detect_overlap=bool(detect_overlap))
-            masks = speaker_masks(segments, num_samples, count)
+            masks = activity_masks(segments, num_samples, count)
             masks = bridge_short_gaps(masks, int(round(min_gap_seconds * rate)))
             masks = masks[onset_order(masks)]
             how = (f"auto diarization, {count} speaker(s) {'found' if not num_speakers else 'requested'}, "

@@ -3,7 +3,7 @@
 Host-free: layer classes (`operations`) and the attention op are passed in by the node layer.
 """
 from .cross_attention import AudioCrossAttention
-from .host import sdpa_attention
+from .ops import sdpa_attention
 from .label_rope import apply_label_rope, band_centres, key_positions, label_positions
 from .model import AudioAdapter, AudioBlock
 from .patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch

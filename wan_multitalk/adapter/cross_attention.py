@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .host import DEFAULT_OPERATIONS, Attention, linear, sdpa_attention
+from .ops import DEFAULT_OPERATIONS, Attention, linear, sdpa_attention
 from .label_rope import apply_label_rope
 
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 import torch
 
 from .features import encode_features
-from .timing import exact_fps
+from ..timebase import exact_fps
 from .waveform import WAV2VEC2_SAMPLE_RATE
 
 SILENCE_ROW_SECONDS = 4.0
