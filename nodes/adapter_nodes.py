@@ -25,6 +25,7 @@ class AdapterLoader(io.ComfyNode):
             node_id="MTS_AdapterLoader",
             display_name="Multi/InfiniteTalk Model Loader",
             category=CATEGORY + "/loaders",
+            search_aliases=["multitalk", "infinitetalk", "MultiTalkModelLoader", "multitalk model", "audio adapter"],
             description="Loads the MultiTalk / InfiniteTalk audio adapter. Its size is read from the file and checked "
                         "against the Wan model it is applied to.",
             inputs=[
@@ -51,6 +52,8 @@ class ApplyAudioAdapter(io.ComfyNode):
             node_id="MTS_ApplyAudioAdapter",
             display_name="Apply Multi/InfiniteTalk (single window)",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "WanVideoImageToVideoMultiTalk", "WanInfiniteTalkToVideo",
+                            "talking head", "lip sync"],
             description="One window of talking video for any native sampler: patches a clone of the MODEL with the audio "
                         "adapter and builds the I2V conditioning. Works with cfg > 1 (batched) and the CFG guider below.",
             inputs=[
@@ -63,7 +66,7 @@ class ApplyAudioAdapter(io.ComfyNode):
                 io.Int.Input("width", default=832, min=16, max=4096, step=16, tooltip="Video width (multiple of 16)."),
                 io.Int.Input("height", default=480, min=16, max=4096, step=16, tooltip="Video height (multiple of 16)."),
                 io.Int.Input("length", default=81, min=5, max=1001, step=4, tooltip="Frames in the window: 4k+1 (81 = 3.24 s)."),
-                io.Int.Input("audio_start_frame", default=0, min=0, max=10_000_000,
+                io.Int.Input("audio_start_frame", default=0, min=0, max=10_000_000, advanced=True,
                              tooltip="Which frame of the embeds this window starts at."),
                 io.Image.Input("start_image", optional=True, tooltip="The reference image (cover-resized and centre-cropped)."),
                 io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
@@ -110,6 +113,7 @@ class MultiTalkCFGGuider(io.ComfyNode):
             node_id="MTS_AudioCFGGuider",
             display_name="MultiTalk CFG Guider (text + audio)",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "audio cfg", "audio guidance", "cfg guider"],
             description="Guidance on the text and on the audio, as MeiGen's samplers: use with SamplerCustomAdvanced. "
                         "text 5 / audio 4 without a distill LoRA; text 1 / audio 2 with one; 1 / 1 is one pass per step.",
             inputs=[

@@ -30,14 +30,16 @@ class Wav2VecModelLoader(io.ComfyNode):
             node_id="MTS_Wav2VecModelLoader",
             display_name="Wav2vec2 Model Loader",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "Wav2VecModelLoader", "DownloadAndLoadWav2VecModel",
+                            "chinese-wav2vec2-base", "audio encoder"],
             description="Loads chinese-wav2vec2-base, the audio encoder MultiTalk and InfiniteTalk were trained with.",
             inputs=[
                 io.Combo.Input("model", options=list_models("audio_encoders", WAV2VEC2_FOLDER, with_hf_folders=True),
                                tooltip="chinese-wav2vec2-base: one safetensors file in models/audio_encoders or "
                                        "models/wav2vec2, or its Hugging Face folder in models/wav2vec2."),
-                io.Combo.Input("precision", options=list(PRECISIONS), default="fp16",
+                io.Combo.Input("precision", options=list(PRECISIONS), default="fp16", advanced=True,
                                tooltip="Compute precision on the GPU. On the CPU the encoder always runs in fp32."),
-                io.Combo.Input("device", options=["main_device", "cpu"], default="main_device",
+                io.Combo.Input("device", options=["main_device", "cpu"], default="main_device", advanced=True,
                                tooltip="Where the audio is encoded. The model rests on the offload device between runs."),
             ],
             outputs=[WAV2VEC2.Output(display_name="wav2vec2",
@@ -54,44 +56,49 @@ class Wav2VecModelLoader(io.ComfyNode):
         return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
 
 
-def _speaker_tracks(audios: list) -> list[tuple[str, dict]]:
-    return [(f"audio_{k + 1}", a) for k, a in enumerate(audios) if a is not None]
+def placement_modes() -> io.DynamicCombo.Input:
+    """multi_audio_type, with timeline_starts shown only for timeline."""
+    starts = io.String.Input("timeline_starts", default="",
+                             tooltip="Start second of each track, comma separated, e.g. '0, 3.2'.")
+    return io.DynamicCombo.Input(
+        "multi_audio_type", options=[io.DynamicCombo.Option(mode, [starts] if mode == "timeline" else [])
+                                     for mode in MODES],
+        tooltip="para: all speakers start together (overlap possible). add: turn-taking in input order. timeline: "
+                "each track starts at its time in timeline_starts.")
 
 
 class Wav2VecEmbeds(io.ComfyNode):
     @classmethod
     def define_schema(cls):
+        # Fixed audio_1..4 rather than an Autogrow: ComfyUI 0.12.0's frontend (1.37) drops the second and later
+        # Autogrow links when a saved workflow is loaded again.
         audio_tip = "Voice of speaker {k}, any sample rate or channel count (mixed to mono for the encoder)."
         return io.Schema(
             node_id="MTS_Wav2VecEmbeds",
             display_name="Multi/InfiniteTalk Wav2vec2 Embeds",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "MultiTalkWav2VecEmbeds", "wav2vec2 embeds", "audio embeds",
+                            "speech features"],
             description="wav2vec2 features per video frame for 1-4 speakers, placed on one timeline.",
             inputs=[
                 WAV2VEC2.Input("wav2vec2", tooltip="From Wav2vec2 Model Loader."),
-                io.Audio.Input("audio_1", tooltip=audio_tip.format(k=1)),
-                io.Audio.Input("audio_2", optional=True, tooltip=audio_tip.format(k=2)),
-                io.Audio.Input("audio_3", optional=True, tooltip=audio_tip.format(k=3)),
-                io.Audio.Input("audio_4", optional=True, tooltip=audio_tip.format(k=4)),
+                *(io.Audio.Input(f"audio_{k}", optional=k > 1, tooltip=audio_tip.format(k=k))
+                  for k in range(1, MAX_SPEAKERS + 1)),
                 io.Mask.Input("ref_target_masks", optional=True,
                               tooltip="One mask per speaker in audio order (from Speaker Masks). Masks beyond the last "
                                       "audio are silent speakers: those people are held quiet."),
-                io.Boolean.Input("masks_include_background", default=False,
+                io.Boolean.Input("masks_include_background", default=False, advanced=True,
                                  tooltip="The last mask is the background, not a speaker."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01,
                                tooltip="Video frame rate; one feature row per frame. MultiTalk/InfiniteTalk use 25."),
-                io.Int.Input("num_frames", default=0, min=0, max=1_000_000,
+                io.Int.Input("num_frames", default=0, min=0, max=1_000_000, advanced=True,
                              tooltip="0 follows the audio. Otherwise the timeline is cut or padded with silence to this."),
-                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01, advanced=True,
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
-                io.Boolean.Input("normalize_loudness", default=True,
+                io.Boolean.Input("normalize_loudness", default=True, advanced=True,
                                  tooltip="Bring each voice to -23 LUFS before encoding, as the official code does. "
                                          "Silent tracks are left alone; the AUDIO output keeps the original levels."),
-                io.Combo.Input("multi_audio_type", options=list(MODES), default="para",
-                               tooltip="para: all speakers start together (overlap possible). add: turn-taking in input "
-                                       "order. timeline: each track starts at its time in timeline_starts."),
-                io.String.Input("timeline_starts", default="", optional=True,
-                                tooltip="For timeline: start second of each track, comma separated, e.g. '0, 3.2'."),
+                placement_modes(),
             ],
             outputs=[EMBEDS.Output(display_name="embeds",
                                    tooltip="Every speaker's features on the video timeline, for the samplers."),
@@ -102,16 +109,17 @@ class Wav2VecEmbeds(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, wav2vec2, audio_1, fps, num_frames, audio_scale, normalize_loudness, multi_audio_type,
-                masks_include_background, audio_2=None, audio_3=None, audio_4=None, ref_target_masks=None,
-                timeline_starts="") -> io.NodeOutput:
-        tracks = _speaker_tracks([audio_1, audio_2, audio_3, audio_4])
+    def execute(cls, wav2vec2, audio_1, fps, num_frames, audio_scale, normalize_loudness, multi_audio_type: dict,
+                masks_include_background, audio_2=None, audio_3=None, audio_4=None,
+                ref_target_masks=None) -> io.NodeOutput:
+        tracks = [(f"audio_{k + 1}", a) for k, a in enumerate((audio_1, audio_2, audio_3, audio_4)) if a is not None]
         masked = check_speaker_masks(ref_target_masks, masks_include_background, len(tracks))
         waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
-        starts = parse_start_times(timeline_starts, len(tracks), "timeline_starts") \
-            if multi_audio_type == "timeline" else None
+        mode = multi_audio_type["multi_audio_type"]
+        starts = parse_start_times(multi_audio_type.get("timeline_starts"), len(tracks), "timeline_starts") \
+            if mode == "timeline" else None
         placement = place_tracks([duration(a["waveform"].shape[-1], a["sample_rate"]) for _, a in tracks], fps,
-                                 multi_audio_type, starts, starts_input="timeline_starts")
+                                 mode, starts, starts_input="timeline_starts")
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
@@ -143,12 +151,13 @@ class SilentEmbeds(io.ComfyNode):
             node_id="MTS_SilentEmbeds",
             display_name="MultiTalk Silent Embeds",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "MultiTalkSilentEmbeds", "silence", "idle", "listening"],
             description="Features of real silence (closed mouths) for N frames: idle or listening segments.",
             inputs=[
                 WAV2VEC2.Input("wav2vec2", tooltip="The encoder whose silence the model should see."),
                 io.Int.Input("num_frames", default=81, min=1, max=1_000_000, tooltip="Length in video frames."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01, tooltip="Video frame rate."),
-                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01, advanced=True,
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
                 io.Int.Input("num_speakers", default=1, min=1, max=MAX_SPEAKERS,
                              tooltip="How many quiet speakers. This node takes no masks: with more than one, the "

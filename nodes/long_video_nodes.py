@@ -16,6 +16,27 @@ from .sockets import ADAPTER, EMBEDS, LONG_PLAN
 
 CATEGORY = "MultiTalk Studio"
 MAX_PROMPTS = 4
+REFERENCE_IMAGE, DUBBING = "start image", "video to dub"
+
+
+def reference_choices() -> io.DynamicCombo.Input:
+    """What the windows are anchored on: the start image, or a video to dub with its own inputs. (start_image stays
+    outside the options: the frontend cannot build a node whose first option adds an input socket.)"""
+    dubbing = [
+        io.Image.Input("source_video",
+                       tooltip="A video (IMAGE batch) to re-voice. Each window takes the source frame at its start as "
+                               "the reference; the output keeps the source length."),
+        io.Float.Input("source_fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                       tooltip="Frame rate of source_video; it is resampled to the embeds' fps."),
+        io.Mask.Input("face_mask", optional=True,
+                      tooltip="Only the white regions change (differential denoise); one mask or one per source frame."),
+        io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01, advanced=True,
+                       tooltip="Below 1 starts from the source video (keeps more of it)."),
+    ]
+    return io.DynamicCombo.Input(
+        "reference", options=[io.DynamicCombo.Option(REFERENCE_IMAGE, []), io.DynamicCombo.Option(DUBBING, dubbing)],
+        tooltip="start image: a talking video from the start_image input. video to dub: re-voice a video, window by "
+                "window.")
 
 
 class LongI2VPlan(io.ComfyNode):
@@ -25,6 +46,8 @@ class LongI2VPlan(io.ComfyNode):
             node_id="MTS_LongI2VPlan",
             display_name="WanVideo Long I2V Multi/InfiniteTalk",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "WanVideoImageToVideoMultiTalk", "long i2v", "long video",
+                            "video dubbing", "lip sync"],
             description="Plans a talking video of any length: windows of frame_window_size frames, each continuing "
                         "from the last motion_frame frames of the one before. Everything is checked here, before "
                         "sampling starts. Connect to Multi/InfiniteTalk Long Video Sampler.",
@@ -44,19 +67,11 @@ class LongI2VPlan(io.ComfyNode):
                 io.Combo.Input("colour_match", options=["off", "on"], default="on",
                                tooltip="Match each window's colours to the reference (Lab, on the compute device) "
                                        "before its tail feeds the next window: prevents slow colour drift."),
-                io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05, advanced=True,
                                tooltip="1 = full match (official default), 0 = none."),
+                reference_choices(),
                 io.Image.Input("start_image", optional=True,
-                               tooltip="The reference image (cover-resized and centre-cropped). Needed unless a source video is given."),
-                io.Image.Input("source_video", optional=True,
-                               tooltip="Dubbing: a video (IMAGE batch) to re-voice. Each window takes the source frame at its "
-                                       "start as the reference; the output keeps the source length."),
-                io.Float.Input("source_fps", default=25.0, min=1.0, max=240.0, step=0.001,
-                               tooltip="Frame rate of source_video; it is resampled to the embeds' fps."),
-                io.Mask.Input("face_mask", optional=True,
-                              tooltip="Dubbing: only the white regions change (differential denoise); one mask or one per source frame."),
-                io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
-                               tooltip="Dubbing: below 1 starts from the source video (keeps more of it). Needs source_video."),
+                               tooltip="The reference image (cover-resized and centre-cropped), for reference = start image."),
                 io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
                 io.String.Input("output_folder", default="",
                                 tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
@@ -67,32 +82,32 @@ class LongI2VPlan(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, width, height, frame_window_size, motion_frame, mode, colour_match, colour_match_strength,
-                source_fps, denoise, output_folder, start_image=None, source_video=None, face_mask=None,
-                clip_vision_output=None) -> io.NodeOutput:
+                reference: dict, output_folder, start_image=None, clip_vision_output=None) -> io.NodeOutput:
         window = check_window_size(frame_window_size, "frame_window_size")
         check_video_size(width, height)
         motion = check_motion(motion_frame, window)
-        if start_image is None and source_video is None:
-            raise InputError("start_image", "neither a start image nor a source video is connected.",
-                             "connect the reference image to start_image (or a video to source_video to dub it).")
-        if source_video is None and (face_mask is not None or denoise < 1.0):
-            raise InputError("face_mask" if face_mask is not None else "denoise", "only applies to dubbing.",
-                             "connect source_video, or disconnect face_mask and set denoise to 1.")
+        source_video = reference.get("source_video")
+        if reference["reference"] == REFERENCE_IMAGE and start_image is None:
+            raise InputError("start_image", "is not connected.",
+                             "connect the reference image, or set reference to 'video to dub' to re-voice a video.")
+        if reference["reference"] == DUBBING:
+            start_image = None  # the source video's keyframes are the references
+        source_fps, denoise = float(reference.get("source_fps", 25.0)), float(reference.get("denoise", 1.0))
+        face_mask = reference.get("face_mask")
         if source_video is not None:
             exact_rate(source_fps, "source_fps")
         if face_mask is not None:
             face_mask = face_mask.reshape(-1, *face_mask.shape[-2:]).float()
-            if source_video is not None and face_mask.shape[0] not in (1, source_video.shape[0]):
+            if face_mask.shape[0] not in (1, source_video.shape[0]):
                 raise InputError("face_mask", f"has {face_mask.shape[0]} masks for {source_video.shape[0]} source frames.",
                                  "give one mask, or one per source frame.")
         folder = output_folder_path(output_folder)
         if folder is not None and folder.exists() and not folder.is_dir():
             raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
-        reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
+        fitted = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
-        return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, reference, source_video,
-                                           float(source_fps), face_mask, float(denoise), clip_vision_output,
-                                           output_folder))
+        return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, fitted, source_video,
+                                           source_fps, face_mask, denoise, clip_vision_output, output_folder))
 
 
 class LongVideoSampler(io.ComfyNode):
@@ -105,6 +120,8 @@ class LongVideoSampler(io.ComfyNode):
             node_id="MTS_LongVideoSampler",
             display_name="Multi/InfiniteTalk Long Video Sampler",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "WanVideoSampler", "long video sampler", "talking video",
+                            "lip sync"],
             description="Generates the whole talking video, window by window, with the host's own sampling: your "
                         "SAMPLER and SIGMAS, LoRAs and caches apply to every window. Output frames match the audio "
                         "exactly (the whole frames it covers, as the embeds count them); the AUDIO output is cut to the "

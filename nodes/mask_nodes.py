@@ -31,6 +31,8 @@ class SpeakerMasks(io.ComfyNode):
             node_id="MTS_SpeakerMasks",
             display_name="Speaker Masks (MultiTalk)",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "speaker masks", "ref_target_masks", "speaker regions",
+                            "who is where"],
             description="Who is where: draw a box or brush a region per speaker (1-4) on the reference image, or type "
                         "regions, or leave it empty for equal vertical strips. Outputs one MASK per speaker in speaker "
                         "order (= audio order) and a preview of the token grid the model will see.",

@@ -73,19 +73,19 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
     text = tiny_wan["spec"].text_dim
     pos = [g.node("MTSTest_RandomConditioning", seed=10 + k, tokens=8, width=text) for k in range(prompts)]
     neg = g.node("MTSTest_RandomConditioning", seed=2, tokens=8, width=text)
-    extra = {}
-    if source_frames:
-        extra["source_video"] = g.node("MTSTest_RandomImage", seed=5, width=source_width, height=48,
-                                       batch=source_frames).out(0)
+    if source_frames:  # dubbing: the plan's reference is the video, with its own inputs
+        extra = {"reference": "video to dub", "reference.source_fps": source_fps, "reference.denoise": denoise,
+                 "reference.source_video": g.node("MTSTest_RandomImage", seed=5, width=source_width, height=48,
+                                                  batch=source_frames).out(0)}
     else:
-        extra["start_image"] = g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1).out(0)
+        extra = {"reference": "start image",
+                 "start_image": g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1).out(0)}
     if face_mask in ("left", "right"):
-        extra["face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
+        extra["reference.face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
     elif face_mask:
-        extra["face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
+        extra["reference.face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
     plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=WINDOW, motion_frame=MOTION, mode=mode,
-                  colour_match=colour, colour_match_strength=1.0, source_fps=source_fps, denoise=denoise,
-                  output_folder=output_folder,
+                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder,
                   clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
     sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=steps, denoise=1.0)
@@ -94,8 +94,8 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
         more["noise"] = g.node("DisableNoise").out(0)
     elif noise is not None:
         more["noise"] = g.node("RandomNoise", noise_seed=noise[1]).out(0)
-    out = g.node(OBSERVED if observed else "MTS_LongVideoSampler", model=model.out(0), adapter=loader.out(0), embeds=embeds.out(0),
-                 plan=plan.out(0), positive=pos[0].out(0), negative=neg.out(0), sampler=sampler.out(0),
+    out = g.node(OBSERVED if observed else "MTS_LongVideoSampler", model=model.out(0), adapter=loader.out(0),
+                 embeds=embeds.out(0), plan=plan.out(0), positive=pos[0].out(0), negative=neg.out(0), sampler=sampler.out(0),
                  sigmas=sigmas.out(0), noise_seed=seed, text_cfg=1.0, audio_cfg=2.0, audio=audio.out(0), **more)
     for i, key in enumerate(("frames", "audio", "count", "folder")):
         g.node("MTSTest_Capture", value=out.out(i), key=key + capture)
@@ -348,3 +348,11 @@ def test_bad_window_size_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2v
     message = host.failure(prompt)
     assert "frame_window_size" in message and "9" in message and "13" in message
 
+
+
+def test_start_image_mode_without_an_image_names_the_input(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    prompt = long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, 10.0)
+    plan = next(node for node in prompt.values() if node["class_type"] == "MTS_LongI2VPlan")
+    del plan["inputs"]["start_image"]
+    message = host.failure(prompt)
+    assert "start_image: is not connected" in message and "video to dub" in message
