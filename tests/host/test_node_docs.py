@@ -100,3 +100,10 @@ def test_images_in_help_pages_exist_and_stay_small(docs_dir):
     for name, path in referenced:
         assert path.is_file() and docs_dir in path.parents, f"{name}: {path} is missing"
         assert path.stat().st_size < 200_000, f"{path.name} is {path.stat().st_size} bytes"
+
+
+def test_every_node_is_found_by_the_model_names(schemas):
+    """Search aliases: typing "multitalk" or "infinitetalk" in the node search lists every node of the pack."""
+    missing = [s.node_id for s in schemas
+               if not {"multitalk", "infinitetalk"} <= {a.lower() for a in (s.search_aliases or [])}]
+    assert not missing, f"nodes without the multitalk / infinitetalk search aliases: {missing}"
