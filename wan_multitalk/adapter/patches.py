@@ -14,9 +14,9 @@ from typing import Iterable
 import torch
 
 from ..errors import InputError
-from .ops import Attention, sdpa_attention
 from .label_rope import band_centres, key_positions, label_positions
 from .model import AudioAdapter
+from .ops import Attention, sdpa_attention
 from .speaker_map import speaker_attention_map, with_background
 
 # Private transformer_options key: label positions from a block's attn1 for the same block's attn2.

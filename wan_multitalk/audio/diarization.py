@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..limits import MAX_SPEAKERS
-from .speaker_gating import Segment, true_runs
 from ..timebase import rescale_samples
+from .speaker_gating import Segment, true_runs
 from .voice_encoder import load_voice_encoder, mel_frames, resolve_weights
 from .waveform import WAV2VEC2_SAMPLE_RATE, prepare_waveform
 

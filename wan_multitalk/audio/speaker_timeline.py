@@ -15,8 +15,8 @@ import re
 
 from ..errors import InputError
 from ..limits import MAX_SPEAKERS
-from .speaker_gating import Segment
 from ..timebase import seconds_to_samples
+from .speaker_gating import Segment
 
 _LABEL = re.compile(r"(?:^|[,;\n])\s*(?:speaker\s*)?(\d+)\s*:", re.IGNORECASE)
 _SPAN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*-\s*(\d+(?:\.\d*)?|\.\d+|end)", re.IGNORECASE)
