@@ -33,15 +33,16 @@ def prompts() -> dict:
         image = g.node("MTSTest_RandomImage", seed=1, width=64, height=48, batch=1)
         vae = g.node("VAELoader", vae_name="tiny_wan21_vae.safetensors")
         plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), width=64, height=48, frame_window_size=9, motion_frame=5,
-                      mode="auto", colour_match=colour, colour_match_strength=1.0, source_fps=25.0, denoise=1.0,
-                      output_folder="", start_image=image.out(0))
+                      mode="auto", colour_match=colour, colour_match_strength=1.0, output_folder="",
+                      reference="start image", start_image=image.out(0))
         g.node("MTSTest_Capture", value=plan.out(0), key="plan")
         out[f"plan colour_match={colour}"] = g.finalize()
     for mode in ("auto diarization", "timeline"):
         g = graph()
         audio = g.node("LoadAudio", audio="conversation.wav")
-        split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), mode=mode, num_speakers=0, timeline="1: 0-1\n2: 1-2",
-                       order="", min_gap_seconds=0.5, fade_ms=20)
+        own = ({"mode.num_speakers": 0, "mode.min_gap_seconds": 0.5, "mode.voice_encoder": "auto",
+                "mode.detect_overlap": True} if mode == "auto diarization" else {"mode.timeline": "1: 0-1\n2: 1-2"})
+        split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), mode=mode, order="", fade_ms=20, **own)
         g.node("MTSTest_Capture", value=split.out(0), key="audio_1")
         out[f"speakers mode={mode}"] = g.finalize()
     return out
