@@ -125,7 +125,10 @@ class StripMasks:
         return (masks,)
 
 
+from model_recorder import RecordModel  # noqa: E402  (a test node of its own module)
+
 TEST_NODES = {
+    PREFIX + "RecordModel": RecordModel,
     PREFIX + "StripMasks": StripMasks,
     PREFIX + "StackMasks": StackMasks,
     PREFIX + "Capture": Capture,
