@@ -173,6 +173,23 @@ def test_short_gaps_do_not_flip_or_split_the_speaker():
     assert bridge_short_gaps(masks, 0) is masks
 
 
+def test_fades_of_one_sample_and_none_and_tracks_stay_float32():
+    mask = np.array([False, False, True, False, False])
+    assert fade_envelope(mask, 0).tolist() == [0, 0, 1, 0, 0] and fade_envelope(mask, 0).dtype == np.float32
+    assert fade_envelope(mask, 1).tolist() == [0, 0.5, 1, 0.5, 0]
+    assert fade_envelope(np.zeros(4, bool), 3).tolist() == [0, 0, 0, 0]
+    tracks = gate_tracks(torch.ones(2, 5), np.stack([mask, ~mask]), fade=2)
+    assert all(t.dtype == torch.float32 and t.shape == (2, 5) for t in tracks)
+    assert gate_tracks(torch.ones(1, 4), np.zeros((1, 4), bool), fade=2)[0].dtype == torch.float32
+
+
+def test_order_with_one_or_no_speaker():
+    assert parse_order("1", 1) == [0]
+    with pytest.raises(InputError, match="order"):
+        parse_order("2", 1)
+    assert parse_order("1", 0) == []  # nobody was found: nothing to order
+
+
 def test_smoothing_undoes_short_speaker_flips():
     from wan_multitalk.audio.diarization import smooth_labels
 

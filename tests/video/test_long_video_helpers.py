@@ -37,3 +37,16 @@ def test_fit_audio_cuts_or_pads_to_the_frames(have):
     keep = min(have, n)
     assert torch.equal(out["waveform"][..., :keep], wave[..., :keep])
     assert not out["waveform"][..., keep:].any()
+
+
+def test_edges_of_the_source_map_the_denoise_range_and_the_audio_fit():
+    single = window_source_indices(torch.tensor([7]), plan_windows(9, 9, 5)[0])
+    assert single.tolist() == [7] * 9  # a one-frame source repeats
+    short = window_source_indices(torch.tensor([0, 1, 2]), plan_windows(9, 9, 5)[0])
+    assert short.tolist() == [0, 1, 2] + [2] * 6  # past the map: its last entry
+    with pytest.raises(InputError, match="denoise"):
+        denoised_sigmas(torch.linspace(1, 0, 11), 1.5)
+    wave = torch.ones(2, 10, dtype=torch.float64)
+    padded = fit_audio({"waveform": wave, "sample_rate": 25}, 20, 25)  # 20 frames at 25 fps of 25 Hz audio
+    assert padded["waveform"].dtype == torch.float64 and padded["waveform"].shape == (2, 20)
+    assert torch.equal(padded["waveform"][:, 10:], torch.zeros(2, 10, dtype=torch.float64))

@@ -166,3 +166,19 @@ def test_window_is_immutable():
     assert isinstance(w, Window)
     with pytest.raises(AttributeError):
         w.start = 3
+
+
+def test_counts_must_be_whole_and_non_negative_and_one_is_enough():
+    for bad in (-1, 1.5):
+        with pytest.raises((InputError, ValueError)):
+            target_frames(bad, 16000, 25)
+        with pytest.raises((InputError, ValueError)):
+            audio_samples_for_frames(bad, 16000, 25)
+        with pytest.raises((InputError, ValueError)):
+            resample_frame_indices(bad, 25, 25)
+    assert audio_samples_for_frames(1, 16000, 1) == 16000  # 1 fps is a rate like any other
+    assert target_frames(16000, 16000, 1) == 1
+    assert resample_frame_indices(1, 25, 25, 3).tolist() == [0, 0, 0]  # a one-frame source
+    with pytest.raises(InputError) as info:
+        target_frames(100, 16000, 0)
+    assert info.value.input_name == "fps" and "fps" in info.value.fix
