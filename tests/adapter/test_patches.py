@@ -252,3 +252,15 @@ def test_tokens_come_in_the_compute_dtype(adapter_sd, dtype):
     for tokens in (cond.audio_tokens("cpu", dtype), cond.null_tokens("cpu", dtype)):
         assert tokens.dtype == dtype
     assert cond.null_tokens("cpu", dtype).shape[2] == TOKENS  # one zero speaker
+
+
+def test_audio_scale_applies_to_real_and_null_rows_of_a_mixed_batch(adapter_sd):
+    adapter, sd = adapter_sd
+    windows = _windows(1)
+    cond = AudioConditioning(adapter, windows, audio_scale=0.5, null_audio_conds={1})
+    x, q, k = _inputs(2)
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"block_index": 1, "grid_sizes": torch.Size(GRID),
+                                                                          "cond_or_uncond": [0, 1]}})
+    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None, scale=0.5)) < 2e-5
+    assert ref.rel_err(out[1], _reference(sd, x[1], q[1], k[1], null_windows, None, scale=0.5)) < 2e-5
