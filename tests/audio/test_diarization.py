@@ -13,7 +13,7 @@ import torch
 import cached_assets
 import dialogue_audio
 from wan_multitalk.audio.speaker_gating import (Segment, bridge_short_gaps, fade_envelope, gate_tracks, onset_order,
-                                                parse_order, speaker_masks)
+                                                parse_order, activity_masks)
 from wan_multitalk.audio.speaker_timeline import parse_timeline
 from wan_multitalk.audio.voice_encoder import bundled_weights
 from wan_multitalk.errors import InputError
@@ -77,7 +77,7 @@ def split(dialogue, weights, num_speakers, **kw):
     with package_hidden("resemblyzer"):
         segments, count = diarize(torch.from_numpy(dialogue.wave)[None, None], dialogue.rate, num_speakers, 0.5,
                                   weights=weights, **kw)
-    masks = speaker_masks(segments, len(dialogue.wave), count)
+    masks = activity_masks(segments, len(dialogue.wave), count)
     return bridge_short_gaps(masks, int(0.5 * dialogue.rate))[onset_order(masks)], count
 
 
@@ -140,7 +140,7 @@ def test_timeline_is_exact_to_the_sample():
     segments = parse_timeline("1: 0-3.2, 2: 3.2-6.5; 1: 6.5-end", rate, 7 * rate)
     assert segments == [Segment(0, 0, 70560), Segment(1, 70560, 143325), Segment(0, 143325, 7 * rate)]
     wave = torch.randn(2, 7 * rate)
-    masks = speaker_masks(segments, 7 * rate, 2)
+    masks = activity_masks(segments, 7 * rate, 2)
     one, two = gate_tracks(wave, masks, fade=0)
     assert torch.equal(one[:, :70560], wave[:, :70560]) and torch.equal(one[:, 143325:], wave[:, 143325:])
     assert torch.all(one[:, 70560:143325] == 0) and torch.all(two[:, :70560] == 0)
@@ -151,7 +151,7 @@ def test_timeline_is_exact_to_the_sample():
 def test_overlap_goes_to_both_and_fades_sit_outside_the_cut():
     rate = 1000
     segments = parse_timeline("1: 0-0.6\n2: 0.5-1", rate, 1000)
-    masks = speaker_masks(segments, 1000, 2)
+    masks = activity_masks(segments, 1000, 2)
     one, two = gate_tracks(torch.ones(1, 1000), masks, fade=10)
     assert torch.all(one[0, 500:600] == 1) and torch.all(two[0, 500:600] == 1)  # overlap: both carry it
     assert torch.all(one[0, :600] == 1) and 0 < one[0, 600] < 1 and one[0, 605] < one[0, 600]
@@ -162,8 +162,8 @@ def test_overlap_goes_to_both_and_fades_sit_outside_the_cut():
 
 
 def test_short_gaps_do_not_flip_or_split_the_speaker():
-    masks = speaker_masks([Segment(0, 0, 100), Segment(0, 130, 200), Segment(1, 300, 400), Segment(0, 410, 430),
-                           Segment(1, 440, 520), Segment(1, 560, 600)], 640, 2)
+    masks = activity_masks([Segment(0, 0, 100), Segment(0, 130, 200), Segment(1, 300, 400), Segment(0, 410, 430),
+                            Segment(1, 440, 520), Segment(1, 560, 600)], 640, 2)
     bridged = bridge_short_gaps(masks, 50)
     assert bridged[0, 100:130].all()            # a 30-sample pause stays with speaker 1
     assert not bridged[0, 200:300].any()        # a long pause does not
@@ -208,7 +208,7 @@ def test_overlap_stretches_widen_over_single_speech_only():
 
 
 def test_order_is_onset_then_user_choice():
-    masks = speaker_masks([Segment(0, 50, 60), Segment(1, 10, 20), Segment(2, 30, 40)], 100, 3)
+    masks = activity_masks([Segment(0, 50, 60), Segment(1, 10, 20), Segment(2, 30, 40)], 100, 3)
     assert onset_order(masks) == [1, 2, 0]
     assert parse_order("", 3) == [0, 1, 2]
     assert parse_order("2,1", 3) == [1, 0, 2]

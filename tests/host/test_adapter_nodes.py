@@ -160,7 +160,7 @@ def test_fp8_base_with_lora_works_and_the_loaders_model_is_untouched(host, tiny_
 def test_continuation_conditions_on_the_right_known_frames(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, variant):
     """MultiTalk continues from the previous tail as the I2V known frames; InfiniteTalk keeps the reference there
     (the tail only enters as motion latents). Both as the long-video loop does it."""
-    from wan_multitalk.video.windows import motion_latent_frames
+    from wan_multitalk.timebase import latent_frames
 
     g, apply, vae = window_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices)
     tail = g.node("MTSTest_RandomImage", seed=8, width=64, height=48, batch=7)
@@ -178,7 +178,7 @@ def test_continuation_conditions_on_the_right_known_frames(host, tiny_wan, tiny_
     grey = torch.full((9, 48, 64, 3), 0.5)
     if variant == "multitalk":
         grey[:5] = out["tail"][-5:]
-        known_latents = motion_latent_frames(5)
+        known_latents = latent_frames(5)
     else:
         grey[:1] = out["image"][:, :, 8:72]  # 80x48 centre-cropped to 64x48
         known_latents = 1

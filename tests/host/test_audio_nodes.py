@@ -66,7 +66,7 @@ def test_turn_taking_add_places_second_voice_after_first(host, wav2vec2_name, vo
 def test_timeline_overlap_and_fixed_length(host, wav2vec2_name, voices):
     male, female = voices["male"], voices["female"]
     out = host.run(embeds_graph(wav2vec2_name, [male["file"], female["file"]], multi_audio_type="timeline",
-                                timeline_starts="0, 1.0", num_frames=60).finalize()).captured
+                                **{"multi_audio_type.timeline_starts": "0, 1.0"}, num_frames=60).finalize()).captured
     emb = out["embeds"]
     assert emb.num_frames == 60 and out["frames"] == 60
     assert is_silence(emb.features[1, :24], emb.silence)  # speaker 2 starts at 1.0 s = frame 25
@@ -110,7 +110,7 @@ def test_silent_embeds_are_encoded_silence(host, wav2vec2_name):
 
 def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voices):
     prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"], voices["female"]["file"]],
-                          multi_audio_type="timeline", timeline_starts="0, -0.5").finalize()
+                          multi_audio_type="timeline", **{"multi_audio_type.timeline_starts": "0, -0.5"}).finalize()
     message = host.failure(prompt)
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
 

@@ -17,18 +17,19 @@ import torch
 
 import model_recorder
 from tests.host.test_long_video import fps_for, long_graph
-from wan_multitalk.video.windows import motion_latent_frames, plan_windows, target_frames
+from wan_multitalk.timebase import frames_for_samples, latent_frames
+from wan_multitalk.video.windows import split_windows
 
 WINDOW, MOTION, STEPS = 13, 5, 2
 LATENT = 16  # noise channels; then 4 mask channels, then 16 concat-latent channels
-MOTION_LATENTS = motion_latent_frames(MOTION)
+MOTION_LATENTS = latent_frames(MOTION)
 
 
 def run(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, mode, seed, tag):
     voice = voices["male"]
     fps = fps_for(voice, 23.5)
-    total = target_frames(voice["samples"], voice["rate"], fps)
-    windows = plan_windows(total, WINDOW, MOTION)
+    total = frames_for_samples(voice["samples"], voice["rate"], fps)
+    windows = split_windows(total, WINDOW, MOTION)
     assert len(windows) == 3 and windows[2].start + MOTION <= total
     model_recorder.RECORDS.clear()
     out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, mode=mode, seed=seed,
@@ -88,7 +89,7 @@ def test_infinitetalk_motion_is_the_clean_encode_of_the_coloured_tail(host, tiny
         dit, calls = window_calls(rec, k)
         assert_known(dit, out, reference(out), 1)  # the reference is the known frame of every window
         context = reference(out) if k == 0 else tail_before(out, windows, k)
-        frames = motion_latent_frames(context.shape[0])
+        frames = latent_frames(context.shape[0])
         want = latents_of(out, context)[:, :, :frames]
         for call, model_call in zip(dit, calls):
             x, sampled = call["x"][:, :LATENT], model_call["x"]

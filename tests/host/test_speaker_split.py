@@ -49,9 +49,14 @@ def dialogue_file(host):
 def split_graph(name, wav2vec2_name=None, **kw):
     g = graph()
     audio = g.node("LoadAudio", audio=name)
-    inputs = dict(mode="auto diarization", num_speakers=0, timeline="", order="", min_gap_seconds=0.5, fade_ms=20)
-    inputs.update(kw)
-    split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), **inputs)
+    mode = kw.pop("mode", "auto diarization")
+    nested = dict(num_speakers=0, min_gap_seconds=0.5, voice_encoder="auto", detect_overlap=True) \
+        if mode == "auto diarization" else dict(timeline="")
+    common = dict(order="", fade_ms=20)
+    for key, value in kw.items():  # the mode's own inputs live under it (a dynamic combo)
+        (common if key in common else nested)[key] = value
+    split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), mode=mode, **common,
+                   **{f"mode.{key}": value for key, value in nested.items()})
     for k in range(4):
         g.node("MTSTest_Capture", value=split.out(k), key=f"audio_{k + 1}")
     g.node("MTSTest_Capture", value=split.out(4), key="summary")
