@@ -1,8 +1,11 @@
 """Audio nodes in the real host: loader, 1-4 speaker embeds with real voices, silent embeds, bad input."""
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 
+import numpy as np
+import soundfile
 import torch
 
 from comfy_host import graph
@@ -127,3 +130,50 @@ def test_the_encoder_is_loaded_and_offloaded_by_the_hosts_memory_manager(host, w
     assert {p.dtype for p in handle.patcher.model.parameters()} == {torch.float32}
     mm.unload_all_models()
     assert handle.patcher not in [m.model for m in mm.current_loaded_models]
+
+
+@contextlib.contextmanager
+def encoder_inputs():
+    """Every waveform a wav2vec2 receives: what its first convolution (the only one with one input channel) gets,
+    caught with torch's global forward pre-hook."""
+    waves = []
+
+    def hook(module, args):
+        if isinstance(module, torch.nn.Conv1d) and module.in_channels == 1:
+            waves.append(args[0].detach().reshape(-1).to("cpu", torch.float64).clone())
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield waves
+    finally:
+        handle.remove()
+
+
+def lufs(wave, rate) -> float:
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(wave, dtype=np.float64)))
+
+
+def test_voices_reach_the_encoder_at_minus_23_lufs_unless_normalisation_is_off(host, wav2vec2_name, voices):
+    """The official recipe encodes every voice at -23 LUFS: a quiet and a loud copy of a voice both arrive there
+    (the node's default target); with normalize_loudness off they arrive at their own levels."""
+    source = voices["male"]
+    wave, rate = soundfile.read(str(host.workdir / "input" / source["file"]), dtype="float64")
+    levels = {"quiet": -33.0, "loud": -15.0}
+    for name, level in levels.items():
+        soundfile.write(str(host.workdir / "input" / f"lufs_{name}.wav"),
+                        wave * 10 ** ((level - lufs(wave, rate)) / 20), rate, subtype="FLOAT")
+    files = [f"lufs_{name}.wav" for name in levels]
+    measured = {}
+    for normalise in (True, False):
+        with encoder_inputs() as waves:
+            host.run(embeds_graph(wav2vec2_name, files, normalize_loudness=normalise).finalize())
+        heard = [w for w in waves if w.abs().max() > 0 and w.numel() > 16000 // 2]  # not the encoded silence
+        assert heard, "the encoder was given no voice"
+        measured[normalise] = [lufs(w.numpy(), 16000) for w in heard]
+    assert all(abs(level + 23.0) < 0.05 for level in measured[True]), measured
+    # off: each voice arrives at its own level (resampled to 16 kHz, so within half a LU)
+    nearest = [min(levels.values(), key=lambda level: abs(level - value)) for value in measured[False]]
+    assert set(nearest) == set(levels.values()), measured
+    assert all(abs(value - level) < 0.5 for value, level in zip(measured[False], nearest)), measured
