@@ -8,6 +8,8 @@ host's own CFG patches (APG, RescaleCFG, CFG-Zero*) must shape the result as the
 """
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -151,13 +153,22 @@ def test_hosts_apg_node_shapes_the_guidance_as_it_defines(host, tiny_wan, tiny_a
         assert apg.clipped and apg.running is not None
 
 
+def rescale_cfg_is_flow_aware() -> bool:
+    """RescaleCFG gained a flow-model branch (on the denoised predictions) after the v0.33.0 release; the releases
+    before it rescale v-predictions for every model. The test follows the form the booted host's node has."""
+    from comfy_extras import nodes_model_advanced
+    return "cond_denoised" in inspect.getsource(nodes_model_advanced.RescaleCFG)
+
+
 def test_hosts_rescale_cfg_node_shapes_the_guidance(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     _, records = run_recorded(host, guided_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, HOOKED,
                                                  patch=("RescaleCFG", {"multiplier": 0.7})))
+    flow_aware = rescale_cfg_is_flow_aware()
     for text_cfg, audio_cfg in HOOKED:
         rec = records[key_of(text_cfg, audio_cfg, "_RescaleCFG")]
-        for _sigma, _x, (cond, uncond, scale), got, plain in recorded_triples(rec, text_cfg, audio_cfg):
-            want = guidance.rescale_cfg_flow(cond, uncond, scale, 0.7)
+        for sigma, x, (cond, uncond, scale), got, plain in recorded_triples(rec, text_cfg, audio_cfg):
+            want = (guidance.rescale_cfg_flow(cond, uncond, scale, 0.7) if flow_aware
+                    else guidance.rescale_cfg_vpred(x, sigma, cond, uncond, scale, 0.7))
             assert ref.rel_err(got, want) < 1e-5, (text_cfg, audio_cfg, ref.rel_err(got, want))
             assert ref.rel_err(got, plain) > 1e-2
 

@@ -72,6 +72,22 @@ def rescale_cfg_flow(cond, uncond, scale: float, multiplier: float) -> torch.Ten
     return multiplier * rescaled + (1.0 - multiplier) * cfg
 
 
+def rescale_cfg_vpred(x, sigma: float, cond, uncond, scale: float, multiplier: float) -> torch.Tensor:
+    """RescaleCFG as the node defines it up to v0.33.0 for every model: the denoised predictions turned into
+    v-predictions of the input scaled by 1 / (sigma^2 + 1), CFG there, rescaled to the cond's standard deviation over
+    dims 1-3, blended, and turned back into a denoised prediction."""
+    x = x.to(F64)
+    root = (sigma * sigma + 1.0) ** 0.5
+    scaled = x / (sigma * sigma + 1.0)
+    v_cond = (scaled - cond) * root / sigma
+    v_uncond = (scaled - uncond) * root / sigma
+    cfg = v_uncond + scale * (v_cond - v_uncond)
+    dims = (1, 2, 3)
+    rescaled = cfg * (v_cond.std(dim=dims, keepdim=True) / cfg.std(dim=dims, keepdim=True))
+    blended = multiplier * rescaled + (1.0 - multiplier) * cfg
+    return scaled - blended * sigma / root
+
+
 def cfg_zero_star(x, cond, uncond, scale: float) -> torch.Tensor:
     """CFG-Zero*: the uncond prediction scaled by alpha = <x - cond, x - uncond> / |x - uncond|^2, then CFG."""
     a, b = (x - cond).flatten(1), (x - uncond).flatten(1)
