@@ -7,7 +7,7 @@ import pytest
 
 from browser_host import APP
 from comfy_host import PACK_DIR_NAME
-from widget_page import EDITOR, add_node, open_app
+from widget_page import EDITOR, add_node, open_app, widget_point
 from wan_multitalk.errors import InputError
 from wan_multitalk.masks import parse_regions
 from wan_multitalk.regions import widget_schema
@@ -49,16 +49,7 @@ def test_widget_and_node_read_typed_regions_alike(comfy_server, browser_page):
 
 def set_text_widget(page, node_js: str, name: str, text: str):
     """Click the node's text widget on the graph canvas, type `text` in the box that opens, press Enter."""
-    x, y = page.evaluate(f"""() => {{
-        const app = {APP};
-        const node = {node_js};
-        const w = node.widgets.find(w => w.name === '{name}');
-        const y = node.pos[1] + (w.last_y ?? w.y) + 10;
-        const [cx, cy] = app.canvas.ds.convertOffsetToCanvas([node.pos[0] + node.size[0] / 2, y]);
-        const r = app.canvas.canvas.getBoundingClientRect();
-        return [r.left + cx, r.top + cy];
-    }}""")
-    page.mouse.click(x, y)
+    page.mouse.click(*widget_point(page, node_js, name))
     box = page.locator(".graphdialog input, .graphdialog textarea").first
     box.wait_for(timeout=5_000)
     box.fill(text)

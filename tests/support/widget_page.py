@@ -3,7 +3,11 @@ at fractions of the picture, read the widget's value. Aiming reads the widget's 
 to the widget itself goes through the mouse and keyboard."""
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
+
+from PIL import Image
 
 from browser_host import APP, open_frontend
 
@@ -68,3 +72,45 @@ def editor_state(page) -> dict:
     return json.loads(page.evaluate(f"() => {EDITOR}.widget.value"))
 
 
+
+
+def widget_point(page, node_js: str, name: str):
+    """Client coordinates of the middle of a node's canvas-drawn widget `name` (`node_js` finds the node)."""
+    return page.evaluate(f"""() => {{
+        const app = {APP};
+        const node = {node_js};
+        const w = node.widgets.find(w => w.name === '{name}');
+        const y = node.pos[1] + (w.last_y ?? w.y) + 10;
+        const [cx, cy] = app.canvas.ds.convertOffsetToCanvas([node.pos[0] + node.size[0] / 2, y]);
+        const r = app.canvas.canvas.getBoundingClientRect();
+        return [r.left + cx, r.top + cy];
+    }}""")
+
+
+def image_pixel(page, x: float, y: float) -> list[int]:
+    """The RGB the widget's canvas shows at fractions (x, y) of the picture."""
+    return page.evaluate(f"""([fx, fy]) => {{
+        const editor = {EDITOR};
+        const c = editor.canvas, a = editor.layout(), k = c.width / c.clientWidth;
+        const d = c.getContext('2d').getImageData(Math.round((a.x + fx * a.w) * k), Math.round((a.y + fy * a.h) * k), 1, 1).data;
+        return [d[0], d[1], d[2]];
+    }}""", [x, y])
+
+
+def upload_input(server, name: str, png: bytes) -> None:
+    """Put a picture in the server's input folder through its public upload route (what Load Image's upload does)."""
+    boundary = "mtsboundary7f3a"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + png + (
+            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\ntrue"
+            f"\r\n--{boundary}--\r\n").encode()
+    request = urllib.request.Request(f"{server.url}/upload/image", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200, resp.status
+
+
+def solid_png(rgb, size=(416, 240)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, tuple(rgb)).save(buf, format="PNG")
+    return buf.getvalue()
