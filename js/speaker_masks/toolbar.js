@@ -203,7 +203,8 @@ export class SpeakerToolbar {
       if (typed) parts.push("typed_regions ignored");
     } else if (typed) {
       const { boxes, error } = editor.typedRegions();
-      parts.push(error ? `typed_regions: ${error}` : `typed_regions: ${boxes.length} speaker${boxes.length > 1 ? "s" : ""}`);
+      if (error) parts.unshift(`typed_regions: ${error}`); // first, so the line's end may be cut but not this
+      else parts.push(`typed_regions: ${boxes.length} speaker${boxes.length > 1 ? "s" : ""}`);
       warn ||= !!error;
     }
     else parts.push(`auto: ${editor.widgetNamed("num_speakers")?.value ?? 2} vertical strips`);
