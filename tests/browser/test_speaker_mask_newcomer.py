@@ -9,14 +9,12 @@ sees: the widget canvas's pixels, its status line, its buttons, and the regions 
 from __future__ import annotations
 
 import json
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from browser_host import APP, ComfyServer
 from comfy_host import PACK_ROOT, find_host
-from widget_page import (EDITOR, NODE, add_node, client_point, drag, editor_state, image_pixel, open_app, solid_png,
-                         upload_input, wait_until_still, widget_point)
+from widget_page import (EDITOR, NODE, add_node, client_point, drag, editor_state, image_pixel, open_app,
+                         reopen_workflow, save_workflow, solid_png, upload_input, wait_until_still, widget_point)
 
 RED, GREEN, BLUE = (200, 40, 40), (40, 190, 70), (40, 60, 210)
 TEMPLATE = PACK_ROOT / "workflows" / "2_two_speakers_mask_widget.json"
@@ -101,25 +99,6 @@ def test_two_boxes_on_a_fresh_template_replace_its_default_strips(comfy_server, 
     assert len(editor_state(page)["speakers"]) == 3
 
 
-def save_workflow(server, page, name: str):
-    text = json.dumps(page.evaluate(f"() => {APP}.graph.serialize()"))
-    request = urllib.request.Request(f"{server.url}/api/userdata/{urllib.parse.quote('workflows/' + name, safe='')}"
-                                     "?overwrite=true", data=text.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        assert resp.status == 200
-
-
-def reopen_workflow(page, name: str):
-    page.evaluate(f"""async (name) => {{
-        const resp = await window.comfyAPI.api.api.getUserData('workflows/' + name);
-        await {APP}.loadGraphData(await resp.json(), true, true, name);
-        {APP}.canvas.ds.offset = [0, 0];
-        {APP}.canvas.ds.scale = 1;
-        {APP}.canvas.setDirty(true, true);
-    }}""", name)
-
-
 def test_the_picture_chosen_with_image_button_survives_a_restart(chromium, browser_page, tmp_path, artifacts):
     root, reason = find_host()
     assert root is not None, reason
@@ -136,7 +115,7 @@ def test_the_picture_chosen_with_image_button_survives_a_restart(chromium, brows
         chooser.value.set_files(str(picture))
         page.wait_for_function(f"() => {EDITOR}.image?.naturalWidth === 416", timeout=20_000)
         drag(page, [client_point(page, 0.1, 0.2), client_point(page, 0.4, 0.8)])
-        save_workflow(server, page, "restart.json")
+        save_workflow(server, json.dumps(page.evaluate(f"() => {APP}.graph.serialize()")), "restart.json")
     finally:
         server.stop()
         (artifacts / "server-restart-1.log").write_text(server.log())

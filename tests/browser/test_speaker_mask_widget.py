@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import urllib.parse
-import urllib.request
 
 import numpy as np
 import torch
@@ -18,7 +17,8 @@ from PIL import Image, ImageDraw
 
 from browser_host import APP, frontend_root
 from comfy_host import PACK_DIR_NAME
-from widget_page import EDITOR, NODE, add_node, client_point, drag, editor_state, open_app, wait_until_still
+from widget_page import (EDITOR, NODE, add_node, client_point, drag, editor_state, open_app, reopen_workflow,
+                         save_workflow, wait_until_still)
 from wan_multitalk.masks import Box, boxes_to_masks
 from wan_multitalk.regions import widget_schema
 
@@ -144,20 +144,10 @@ def test_draw_run_save_reload(comfy_server, browser_page, artifacts):
     workflow = page.evaluate(f"() => {APP}.graph.serialize()")
     text = json.dumps(workflow)
     assert "data:image" not in text and "base64" not in text and len(text) < 30_000, "the image must not be embedded"
-    request = urllib.request.Request(f"{server.url}/api/userdata/{urllib.parse.quote('workflows/' + WORKFLOW, safe='')}"
-                                     "?overwrite=true", data=text.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        assert resp.status == 200
+    save_workflow(server, text, WORKFLOW)
     page.reload()
     open_app(page, server)
-    page.evaluate(f"""async (name) => {{
-        const resp = await window.comfyAPI.api.api.getUserData('workflows/' + name);
-        await {APP}.loadGraphData(await resp.json(), true, true, name);
-        {APP}.canvas.ds.offset = [0, 0];
-        {APP}.canvas.ds.scale = 1;
-        {APP}.canvas.setDirty(true, true);
-    }}""", WORKFLOW)
+    reopen_workflow(page, WORKFLOW)
     page.wait_for_function(f"() => {EDITOR}?.image?.naturalWidth === {IMG_W}", timeout=20_000)
     reloaded = editor_state(page)
     assert [s["box"] for s in reloaded["speakers"]] == [s["box"] for s in state["speakers"]]

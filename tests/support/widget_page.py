@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.parse
 import urllib.request
 
 from PIL import Image
@@ -114,3 +115,23 @@ def solid_png(rgb, size=(416, 240)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, tuple(rgb)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def save_workflow(server, text: str, name: str) -> None:
+    """Store a workflow's JSON under the user's workflows, through the host's user-data API (what Save does)."""
+    request = urllib.request.Request(f"{server.url}/api/userdata/{urllib.parse.quote('workflows/' + name, safe='')}"
+                                     "?overwrite=true", data=text.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def reopen_workflow(page, name: str) -> None:
+    """Open a saved workflow again, at zoom 1 with the graph's origin in the corner."""
+    page.evaluate(f"""async (name) => {{
+        const resp = await window.comfyAPI.api.api.getUserData('workflows/' + name);
+        await {APP}.loadGraphData(await resp.json(), true, true, name);
+        {APP}.canvas.ds.offset = [0, 0];
+        {APP}.canvas.ds.scale = 1;
+        {APP}.canvas.setDirty(true, true);
+    }}""", name)
