@@ -47,7 +47,9 @@ export function refresh(editor) {
   img.onload = () => {
     if (editor.imageKey !== key) return;
     editor.image = img;
-    if (file) rememberSize(editor, img.naturalWidth, img.naturalHeight);
+    // the reference upload's size is kept for a reload; a linked Load Image's file is read again, and the
+    // graph is left as loaded (showing a picture is no edit)
+    if (file && !linked) rememberSize(editor, img.naturalWidth, img.naturalHeight);
     editor.updateStatus();
     editor.redraw();
   };
