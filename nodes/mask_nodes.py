@@ -40,19 +40,24 @@ class SpeakerMasks(io.ComfyNode):
             inputs=[
                 io.Image.Input("image", optional=True,
                                tooltip="The reference image (first frame is used). Optional: you can instead paste, "
-                                       "drop or upload an image onto the node. After a run the node shows it."),
+                                       "drop or upload an image onto the node. The picture chosen in a connected "
+                                       "Load Image shows at once; any other image after a run."),
                 io.String.Input("regions", default="", socketless=True,
                                 extra_dict={"widgetType": WIDGET_TYPE, "regionSchema": widget_schema()},
-                                tooltip="Speaker regions drawn on the canvas. Box tool: drag on empty space to draw "
-                                        "the next speaker, drag a box to move it, drag its handles to resize. Brush / "
-                                        "Erase paint the selected speaker. Mouse wheel, middle-drag and right-click "
-                                        "still zoom, pan and open menus."),
+                                tooltip="Speaker regions drawn on the canvas. Box tool: drag anywhere except inside "
+                                        "the selected box to draw a box (it replaces the first default strip still "
+                                        "shown, else adds a speaker); click a region to select it, drag the selected "
+                                        "box to move it, its handles to resize. Brush / Erase paint the selected "
+                                        "speaker. Ctrl+Z / Ctrl+Y undo and redo in the widget. Mouse wheel, "
+                                        "middle-drag and right-click still zoom, pan and open menus."),
                 io.Combo.Input("reference", options=[NO_FILE, *input_images()], default=NO_FILE,
                                tooltip="An image from ComfyUI's input folder to draw on when no image is connected. "
                                        "Pasting (Ctrl+V with the node selected), dropping or uploading an image "
                                        "onto the node sets it."),
                 io.String.Input("typed_regions", default="", multiline=False,
-                                tooltip="Used when nothing is drawn: one region per speaker in speaker order. Wan2GP "
+                                tooltip="Used when nothing is drawn: one region per speaker in speaker order, "
+                                        "drawn in the widget as you type (a text the node cannot read is flagged "
+                                        "there). Wan2GP "
                                         "percentages '0:45 55:100' (left:right) or '10:5:45:95 55:5:90:95' "
                                         "(left:top:right:bottom), pixel boxes '40,60,400,700; 480,60,840,700' "
                                         "(x1,y1,x2,y2) or fractions '0.05,0.1,0.45,0.9; 0.55,0.1,0.95,0.9'."),

@@ -162,3 +162,12 @@ export function paintBrushCursor(ctx, a, point, radiusPx, erase, colour) {
   ctx.stroke();
   ctx.setLineDash([]);
 }
+
+/** A problem with what the node would read (a bad typed region), across the top of the picture. */
+export function paintError(ctx, a, text) {
+  ctx.font = "11px sans-serif";
+  ctx.fillStyle = "rgba(120,0,0,0.85)";
+  ctx.fillRect(a.x, a.y, a.w, 18);
+  ctx.fillStyle = "#fff";
+  ctx.fillText(text, a.x + 6, a.y + 13, Math.max(10, a.w - 12));
+}

@@ -2,17 +2,21 @@
 // (the `regions` widget value, schema in state.js) and the view settings, and delegates the panel's DOM to
 // SpeakerToolbar, painting to SpeakerRenderer, pointer gestures to PointerTool and images to images.js.
 //
-// Box tool: drag on empty space to draw the next speaker, drag a region to move it, drag the handles of the
-// selected box to resize it. Brush / Erase paint the selected speaker.
+// Box tool: a drag on empty space or on a region that is not selected draws a box; a click selects the region
+// under it; a drag inside the selected box moves it, its handles resize it. Regions still on the automatic layout
+// (the strips a template ships) are never moved: a new box replaces them in speaker order. Brush / Erase paint
+// the selected speaker. Ctrl+Z / Ctrl+Y undo and redo inside the widget (history.js).
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
 import { markGraphChanged } from "./frontend.js";
+import { EditHistory, createKeyField } from "./history.js";
 import * as images from "./images.js";
 import { PointerTool } from "./pointer.js";
 import { SpeakerRenderer } from "./renderer.js";
 import {
-  DEFAULT_BRUSH, WIDGET_TYPE, blankRegion, cleanBox, emptyState, parseState, regionDrawn, stripBoxes,
+  DEFAULT_BRUSH, WIDGET_TYPE, blankRegion, cleanBox, emptyState, isLayoutStrip, parseState, regionDrawn, stripBoxes,
 } from "./state.js";
 import { SpeakerToolbar } from "./toolbar.js";
+import { TypedRegionsError, parseTypedRegions } from "./typed.js";
 
 export class SpeakerEditor {
   /** `schema`: the region schema from the node definition (state.js `regionSchema`). */
@@ -33,10 +37,16 @@ export class SpeakerEditor {
     this.resultStale = false;
     this.previewImage = null;
     this.notice = "";
+    this.history = new EditHistory();
+    this.committed = this.regionsText();
     this.toolbar = new SpeakerToolbar(this);
     this.root = this.toolbar.root;
     this.stage = this.toolbar.stage;
     this.canvas = this.toolbar.canvas;
+    this.keyField = createKeyField(this);
+    this.stage.appendChild(this.keyField);
+    // working in the widget (drawing, its buttons) gives it the keyboard, for its undo and redo
+    this.root.addEventListener("click", (e) => e.target.closest?.("button") && this.takeKeyboard());
     this.renderer = new SpeakerRenderer(this, this.canvas);
     this.pointer = new PointerTool(this, this.canvas);
     images.installDropHandlers(this);
@@ -46,7 +56,10 @@ export class SpeakerEditor {
       getMinHeight: () => 300,
       hideOnZoom: false,
       margin: 6,
-      onDraw: () => this.renderer.checkResolution(),
+      onDraw: () => {
+        this.renderer.checkResolution();
+        if (this.imageLinked()) this.refreshImage(); // follows the upstream Load Image's choice
+      },
       socketless: true, // the regions are drawn here, never linked from another node
     });
     node.mtsSpeakerEditor = this;
@@ -63,6 +76,11 @@ export class SpeakerEditor {
     return JSON.stringify(this.state);
   }
 
+  /** What the widget's undo covers: the regions (not the image's display hints). */
+  regionsText() {
+    return JSON.stringify({ speakers: this.state.speakers, background: this.state.background });
+  }
+
   load(value) {
     this.unreadable = null;
     let state = emptyState(this.schema);
@@ -77,6 +95,8 @@ export class SpeakerEditor {
       }
     }
     this.state = state;
+    this.history.clear();
+    this.committed = this.regionsText();
     this.active = Math.min(typeof this.active === "number" ? this.active : 0, Math.max(0, state.speakers.length - 1));
     this.refreshImage();
     this.updateControls();
@@ -90,11 +110,36 @@ export class SpeakerEditor {
       this.notice = "";
     }
     this.resultStale = !!this.result;
+    const now = this.regionsText();
+    if (now !== this.committed) this.history.record(this.committed);
+    this.committed = now;
     this.updateControls();
     this.redraw();
     this.widget.callback?.(this.widget.value);
     this.node.setDirtyCanvas?.(true, true);
     markGraphChanged();
+  }
+
+  /** Ctrl+Z / Ctrl+Y in the widget: the regions before / after an edit; tool, selection and brush stay. */
+  stepHistory(action) {
+    const text = action === "undo" ? this.history.undo(this.committed) : this.history.redo(this.committed);
+    if (text === null) return;
+    const restored = JSON.parse(text);
+    this.state.speakers = restored.speakers;
+    this.state.background = restored.background;
+    if (typeof this.active === "number") this.active = Math.max(0, Math.min(this.active, this.state.speakers.length - 1));
+    else if (!this.state.background) this.active = 0;
+    this.committed = this.regionsText();
+    this.resultStale = !!this.result;
+    this.updateControls();
+    this.redraw();
+    this.widget.callback?.(this.widget.value);
+    this.node.setDirtyCanvas?.(true, true);
+    markGraphChanged();
+  }
+
+  takeKeyboard() {
+    if (document.activeElement !== this.keyField) this.keyField.focus({ preventScroll: true });
   }
 
   speakerRgb(i) {
@@ -185,28 +230,62 @@ export class SpeakerEditor {
     this.commit();
   }
 
-  /** Outlines shown when nothing is drawn: the regions of the last run, or the automatic strips. */
+  /** Outlines shown when nothing is drawn: the typed regions as the node will read them, or the automatic strips. */
   ghostBoxes() {
     if (this.state.speakers.length) return [];
-    if (this.result && this.result.source !== "drawn" && !this.resultStale) return this.result.boxes ?? [];
-    const typed = String(this.widgetNamed("typed_regions")?.value ?? "").trim();
-    if (typed) return [];
+    const typed = this.typedRegions();
+    if (typed.text) return typed.boxes;
     const count = Number(this.widgetNamed("num_speakers")?.value) || 2;
     return stripBoxes(Math.max(1, Math.min(this.schema.max_speakers, count)));
   }
 
-  /** A new box: the selected speaker's if nothing is drawn for it yet, else the next speaker's. */
+  /**
+   * `typed_regions` read as the node reads it (typed.js, the port of Python's rule) on the picture's size:
+   * {text, boxes, error}; `error` is the node's problem sentence for a text it would refuse.
+   */
+  typedRegions() {
+    const text = String(this.widgetNamed("typed_regions")?.value ?? "").trim();
+    if (!text) return { text, boxes: [], error: null };
+    try {
+      const [w, h] = this.imageSize();
+      const boxes = parseTypedRegions(text, w, h);
+      const most = this.schema.max_speakers;
+      if (boxes.length > most) {
+        return { text, boxes: [], error: `describes ${boxes.length} speakers; at most ${most} are supported.` };
+      }
+      return { text, boxes, error: null };
+    } catch (err) {
+      if (!(err instanceof TypedRegionsError)) throw err;
+      return { text, boxes: [], error: err.problem };
+    }
+  }
+
+  /** Speaker i still has its place in the automatic layout (the strips a template ships): a new box replaces it. */
+  onLayoutStrip(i) {
+    const list = this.state.speakers;
+    return typeof i === "number" && i < list.length && isLayoutStrip(list[i], i, list.length);
+  }
+
+  /**
+   * A new box: the selected speaker's if nothing is drawn for it yet, else the first speaker still on its layout
+   * strip, else a new speaker's (the selected speaker's at the speaker limit).
+   */
   placeNewBox(box) {
     if (this.active === "bg") {
       this.state.background ??= blankRegion();
       this.state.background.box = box;
       return;
     }
-    const current = this.state.speakers[this.active];
+    const list = this.state.speakers;
+    const current = list[this.active];
+    const strip = list.findIndex((_, i) => this.onLayoutStrip(i));
     if (current && !regionDrawn(current)) current.box = box;
-    else if (this.state.speakers.length < this.schema.max_speakers) {
-      this.state.speakers.push(blankRegion(box));
-      this.active = this.state.speakers.length - 1;
+    else if (strip >= 0) {
+      list[strip].box = box;
+      this.active = strip;
+    } else if (list.length < this.schema.max_speakers) {
+      list.push(blankRegion(box));
+      this.active = list.length - 1;
     } else {
       current.box = box;
       this.notice = `${this.schema.max_speakers} speakers is the most: the selected speaker's box was replaced`;

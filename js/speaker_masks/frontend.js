@@ -3,8 +3,8 @@
 // selection, change tracking and the server.
 //
 // Only APIs the frontend offers extensions are used, all present from the frontend of the oldest supported
-// ComfyUI (1.37) to the newest (1.58): the api's fetchApi/apiURL, and LGraphCanvas' canvas element, read_only,
-// selectedItems, selectItems and emitBeforeChange/emitAfterChange. The last pair is how the frontend's own
+// ComfyUI (1.37) to the newest (1.58): the api's fetchApi/apiURL, LGraphNode's getInputNode, and LGraphCanvas'
+// canvas element, read_only, selectedItems, selectItems and emitBeforeChange/emitAfterChange. The last pair is how the frontend's own
 // edits reach its change tracker (undo history, the modified mark); it replaces the tracker's checkState(),
 // which is private and deprecated (renamed captureCanvasState() by newer frontends, absent from older ones).
 // FRONTEND_API lists every member relied on; frontendProblems() names those this frontend lacks. The widget
@@ -17,6 +17,7 @@ import { api } from "../../../scripts/api.js";
 export const FRONTEND_API = {
   "api.fetchApi": () => api.fetchApi,
   "api.apiURL": () => api.apiURL,
+  "LGraphNode.getInputNode": () => window.LiteGraph?.LGraphNode?.prototype?.getInputNode,
   "app.canvas.canvas": () => app.canvas?.canvas,
   "app.canvas.read_only": () => app.canvas && "read_only" in app.canvas,
   "app.canvas.selectedItems": () => app.canvas?.selectedItems,
@@ -58,6 +59,19 @@ export function soleSelectedNode() {
 export function markGraphChanged() {
   app.canvas?.emitBeforeChange?.();
   app.canvas?.emitAfterChange?.();
+}
+
+/** The node whose output feeds `node`'s input `name`, through legacy Reroute nodes; null when none. */
+export function upstreamNode(node, name) {
+  let current = node;
+  let slot = node.inputs?.findIndex((input) => input.name === name) ?? -1;
+  for (let hops = 0; slot >= 0 && hops < 32; hops++) {
+    const source = current.getInputNode?.(slot);
+    if (!source || source.type !== "Reroute") return source ?? null;
+    current = source;
+    slot = 0;
+  }
+  return null;
 }
 
 export function viewUrl({ filename, subfolder, type }) {

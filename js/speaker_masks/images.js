@@ -1,25 +1,38 @@
 // MultiTalk Studio - Speaker Masks widget: where the pictures come from. The reference image is never embedded
-// in the workflow, only referenced: an upload in ComfyUI's input folder (file button, drop, paste), or the temp
-// copy of a connected image after a run. Also the run's token preview. Functions of the editor.
+// in the workflow, only referenced: the file chosen in the Load Image (or any node with an `image` file list) that
+// feeds the image input, shown as soon as it is chosen; an upload in ComfyUI's input folder (file button, drop,
+// paste), kept across restarts; else, for a computed image, the temp copy a run leaves. Also the run's token
+// preview. Functions of the editor.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { soleSelectedNode, uploadImage, viewUrl } from "./frontend.js";
+import { soleSelectedNode, upstreamNode, uploadImage, viewUrl } from "./frontend.js";
+import { KEYS_ATTRIBUTE } from "./history.js";
 import { NO_FILE, isImageFile } from "./state.js";
 
 const carriesImage = (dataTransfer) =>
   Array.from(dataTransfer?.items ?? []).some((i) => i.kind === "file" && i.type.startsWith("image/"));
 
-/** Show the picture the node will use: the connected image's last copy, else the `reference` upload. */
+/** A file-list value ('sub/name.png', 'name.png [output]') -> a /view source; null for none. */
+function fileSource(value) {
+  if (typeof value !== "string" || !value.trim() || value === NO_FILE) return null;
+  const tagged = /^(.*?)\s*\[(input|output|temp)\]$/.exec(value.trim());
+  const path = tagged ? tagged[1] : value.trim();
+  const cut = path.lastIndexOf("/");
+  return { filename: path.slice(cut + 1), subfolder: cut >= 0 ? path.slice(0, cut) : "", type: tagged ? tagged[2] : "input" };
+}
+
+/** The file chosen in the node feeding the image input, when that node picks a file (Load Image and its kin). */
+export function linkedFile(editor) {
+  const widget = upstreamNode(editor.node, "image")?.widgets?.find((w) => w.name === "image");
+  const values = widget?.options?.values;
+  return Array.isArray(values) || typeof values === "function" ? fileSource(widget.value) : null;
+}
+
+/** Show the picture the node will use: the linked Load Image's file (or a computed image's last copy), else the
+ * `reference` upload. */
 export function refresh(editor) {
-  let source = null;
-  if (editor.imageLinked()) {
-    source = editor.state.image?.preview ?? null;
-  } else {
-    const ref = editor.widgetNamed("reference")?.value;
-    if (ref && ref !== NO_FILE) {
-      const cut = ref.lastIndexOf("/");
-      source = { filename: ref.slice(cut + 1), subfolder: cut >= 0 ? ref.slice(0, cut) : "", type: "input" };
-    }
-  }
+  const linked = editor.imageLinked();
+  const file = linked ? linkedFile(editor) : fileSource(editor.widgetNamed("reference")?.value);
+  const source = file ?? (linked ? editor.state.image?.preview ?? null : null);
   const key = source ? `${source.type}/${source.subfolder}/${source.filename}` : null;
   if (key === editor.imageKey) return;
   editor.imageKey = key;
@@ -34,7 +47,9 @@ export function refresh(editor) {
   img.onload = () => {
     if (editor.imageKey !== key) return;
     editor.image = img;
-    if (!editor.imageLinked()) rememberSize(editor, img.naturalWidth, img.naturalHeight);
+    // the reference upload's size is kept for a reload; a linked Load Image's file is read again, and the
+    // graph is left as loaded (showing a picture is no edit)
+    if (file && !linked) rememberSize(editor, img.naturalWidth, img.naturalHeight);
     editor.updateStatus();
     editor.redraw();
   };
@@ -49,12 +64,11 @@ export function refresh(editor) {
   editor.redraw();
 }
 
-/** Keep the image's size (and a connected image's copy) in the state, so a reloaded graph draws the right frame. */
+/** Keep the image's size (and a computed image's copy) in the state, so a reloaded graph draws the right frame. */
 function rememberSize(editor, width, height, preview) {
   const old = editor.state.image ?? {};
   const next = { width, height };
   if (preview) next.preview = preview;
-  else if (old.preview && editor.imageLinked()) next.preview = old.preview;
   if (JSON.stringify(old) !== JSON.stringify(next)) editor.state.image = next;
 }
 
@@ -164,7 +178,9 @@ export function installPasteListener() {
     const node = soleSelectedNode();
     if (!node?.mtsSpeakerEditor) return;
     const target = e.target;
-    if (target instanceof HTMLTextAreaElement || (target instanceof HTMLInputElement && target.type === "text")) return;
+    const textField = target instanceof HTMLTextAreaElement
+      || (target instanceof HTMLInputElement && target.type === "text" && !target.hasAttribute(KEYS_ATTRIBUTE));
+    if (textField) return;
     const file = Array.from(e.clipboardData?.items ?? [])
       .filter((i) => i.kind === "file")
       .map((i) => i.getAsFile())

@@ -2,8 +2,9 @@
 // and erase strokes) and the hand-off of every other gesture to the graph canvas.
 //
 // Canvas habits are left alone: the mouse wheel, middle-drag, right-click and space-drag are handed to the
-// graph canvas, only left-button gestures that start on the drawing surface are taken, and no keyboard
-// shortcut is bound anywhere.
+// graph canvas, and only left-button gestures that start on the drawing surface are taken. Such a gesture gives the
+// keyboard to the widget (history.js): its Ctrl+Z / Ctrl+Y are then the widget's undo and redo, until a press
+// outside the widget hands the keyboard back to the graph.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
 import { canvasReadOnly, graphCanvas, isSelected, selectNode } from "./frontend.js";
 import { HANDLE_PX, MIN_BOX_PX, clamp01, cleanBox, regionDrawn, regionExtent, round } from "./state.js";
@@ -48,8 +49,6 @@ export class PointerTool {
       }
       e.preventDefault();
       e.stopPropagation();
-      const labelInput = editor.toolbar.labelInput;
-      if (document.activeElement === labelInput) labelInput.blur();
       // Working in the node selects it, as a click on any other part of a node does (paste then targets it).
       if (!isSelected(editor.node)) selectNode(editor.node, e.shiftKey);
       c.setPointerCapture(e.pointerId);
@@ -130,35 +129,45 @@ export class PointerTool {
     let cursor = "crosshair";
     if (editor.view !== "edit") cursor = "default";
     else if (editor.tool === "box") {
-      const region = editor.activeRegion();
+      const region = this.movableSelection();
       const h = region && this.handleAt(region.box, p);
       if (h) cursor = RESIZE_CURSORS[h] + "-resize";
-      else if (this.regionAt(p) !== null) cursor = "move";
+      else if (region && this.insideSelection(region, p)) cursor = "move";
     } else cursor = "none";
     this.canvas.style.cursor = cursor;
   }
 
+  /** The selected region when it can be moved or resized: drawn, and not a placeholder strip of the layout. */
+  movableSelection() {
+    const editor = this.editor;
+    const region = editor.activeRegion();
+    return region && regionDrawn(region) && !editor.onLayoutStrip(editor.active) ? region : null;
+  }
+
+  /** Point `p` lies inside the selected region's extent. */
+  insideSelection(region, p) {
+    const [iw, ih] = this.editor.imageSize();
+    const ext = regionExtent(region, iw, ih);
+    return !!ext && p.x >= ext[0] && p.x <= ext[2] && p.y >= ext[1] && p.y <= ext[3];
+  }
+
   startDrag(p) {
     const editor = this.editor;
+    editor.takeKeyboard();
     if (editor.tool === "box") {
-      const region = editor.activeRegion();
+      // Only the selected box moves or resizes; a drag anywhere else draws (so regions covering the picture, such
+      // as a template's strips, never block drawing) and a click there selects the region under it.
+      const region = this.movableSelection();
       const handle = region && this.handleAt(region.box, p);
       if (handle) {
         this.drag = { kind: "resize", handle, region, orig: [...region.box], start: p };
         return;
       }
-      // A selected speaker (or background) with nothing drawn yet gets its box wherever the drag starts, even
-      // over another region: that is how overlapping regions are drawn.
-      const hit = region && !regionDrawn(region) ? null : this.regionAt(p);
-      if (hit !== null) {
-        editor.active = hit;
-        const target = editor.activeRegion();
-        this.drag = { kind: "move", region: target, start: p, orig: JSON.parse(JSON.stringify(target)), moved: false };
-        editor.updateControls();
-        editor.redraw();
+      if (region && this.insideSelection(region, p)) {
+        this.drag = { kind: "move", region, start: p, orig: JSON.parse(JSON.stringify(region)), moved: false };
         return;
       }
-      this.drag = { kind: "new", start: p, current: p };
+      this.drag = { kind: "new", start: p, current: p, under: this.regionAt(p) };
       return;
     }
     const region = editor.ensureTarget();
@@ -217,7 +226,8 @@ export class PointerTool {
       const a = d.start.a;
       const box = cleanBox([d.start.x, d.start.y, d.current.x, d.current.y]);
       if (!box || (box[2] - box[0]) * a.w < MIN_BOX_PX || (box[3] - box[1]) * a.h < MIN_BOX_PX) {
-        editor.redraw();
+        if (d.under !== null && d.under !== editor.active) editor.select(d.under); // a click: select
+        else editor.redraw();
         return;
       }
       editor.placeNewBox(box);

@@ -3,7 +3,7 @@
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
 import { css } from "./state.js";
 import {
-  centredText, paintBrushCursor, paintCrop, paintGhost, paintRegion, paintRubberBand,
+  centredText, paintBrushCursor, paintCrop, paintError, paintGhost, paintRegion, paintRubberBand,
 } from "./drawing.js";
 
 /** How much the graph's zoom scales the canvas on screen. */
@@ -91,8 +91,8 @@ export class SpeakerRenderer {
     else {
       ctx.fillStyle = "#2a2d31";
       ctx.fillRect(a.x, a.y, a.w, a.h);
-      const msg = editor.imageLinked() ? "Run once to show the connected image"
-        : editor.imageFailed ? "Image not found: upload it again" : "Paste, drop or upload an image (Image\u2026)";
+      const msg = editor.imageFailed ? "Image not found: choose or upload it again"
+        : editor.imageLinked() ? "Run once to show the connected image" : "Paste, drop or upload an image (Image\u2026)";
       centredText(ctx, a.w, a.h, msg, a.x, a.y);
     }
     paintCrop(ctx, a, imageSize, editor.videoSize(), editor.showGrid && editor.schema.token_pixels);
@@ -106,9 +106,11 @@ export class SpeakerRenderer {
     }
     speakers.forEach((region, i) => paintRegion(ctx, a, k, this.scratch, region, {
       rgb: editor.speakerRgb(i), selected: editor.active === i, label: `${i + 1}${region.label ? " " + region.label : ""}`,
-      background: false, handles, imageSize,
+      background: false, handles: handles && !editor.onLayoutStrip(i), imageSize,
     }));
     editor.ghostBoxes().forEach((box, i) => paintGhost(ctx, a, box, i, editor.speakerRgb(i)));
+    const typedError = !speakers.length && editor.typedRegions().error;
+    if (typedError) paintError(ctx, a, `typed_regions: ${typedError}`);
 
     const { drag, hover } = editor.pointer;
     if (drag?.kind === "new") paintRubberBand(ctx, a, drag.start, drag.current);

@@ -111,3 +111,10 @@ export function regionExtent(region, iw, ih) {
 export function stripBoxes(n) {
   return Array.from({ length: n }, (_, i) => [i / n, 0, (i + 1) / n, 1]);
 }
+
+/** Region i of n is exactly the automatic layout's strip i (no label, no strokes): a placeholder, not a drawing. */
+export function isLayoutStrip(region, i, n) {
+  if (!region?.box || region.strokes.length || region.label) return false;
+  const strip = stripBoxes(n)[i];
+  return region.box.every((v, k) => Math.abs(v - strip[k]) < 1e-6);
+}

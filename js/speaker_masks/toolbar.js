@@ -2,6 +2,7 @@
 // status line), its stylesheet, and keeping the controls in step with the editor's state.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import (the stylesheet
 // is added when the first editor is built).
+import { linkedFile } from "./images.js";
 import { DEFAULT_BRUSH, NO_FILE, blankRegion, css, regionDrawn } from "./state.js";
 
 let styleAdded = false;
@@ -69,8 +70,9 @@ export class SpeakerToolbar {
     const editor = this.editor;
     const tools = element("div", "mts-sm-bar");
     this.toolButtons = {
-      box: button("Box", "Box tool: drag on empty space to draw the next speaker, drag a region to move it, drag the " +
-        "white handles to resize the selected box.", () => editor.setTool("box")),
+      box: button("Box", "Box tool: drag anywhere except inside the selected box to draw a box (the first box replaces " +
+        "speaker 1's default strip, the next speaker 2's...); click a region to select it; drag the selected box to " +
+        "move it, its white handles to resize it. Ctrl+Z / Ctrl+Y undo and redo.", () => editor.setTool("box")),
       paint: button("Brush", "Brush: paint the selected speaker's region (adds to its box).", () => editor.setTool("paint")),
       erase: button("Erase", "Erase: remove pixels from the selected speaker's region.", () => editor.setTool("erase")),
     };
@@ -129,7 +131,7 @@ export class SpeakerToolbar {
         editor.updateControls();
         editor.redraw();
       });
-    this.adoptButton = button("Edit these", "Turn the regions of the last run (typed or automatic) into drawn boxes",
+    this.adoptButton = button("Edit these", "Turn the typed (or automatic) regions shown into drawn boxes",
       () => editor.adoptResult());
     actions.append(this.imageButton, fileInput, this.gridButton, this.viewButton, this.adoptButton);
     return actions;
@@ -188,16 +190,23 @@ export class SpeakerToolbar {
     const [vw, vh] = editor.videoSize();
     const linked = editor.imageLinked();
     const ref = editor.widgetNamed("reference")?.value;
-    if (linked) parts.push(editor.image ? `connected image ${iw}\u00D7${ih}` : "connected image: run once to show it");
+    const file = linked ? linkedFile(editor) : null;
+    if (linked && !file) parts.push(editor.image ? `connected image ${iw}\u00D7${ih}` : "connected image: run once to show it");
+    else if (file) parts.push(editor.imageFailed ? `connected '${file.filename}' not found` : `connected ${file.filename} ${iw}\u00D7${ih}`);
     else if (ref && ref !== NO_FILE) parts.push(editor.imageFailed ? `'${ref}' not found: upload it again` : `${ref} ${iw}\u00D7${ih}`);
     else parts.push("no image: paste, drop or upload one");
-    warn ||= linked ? false : editor.imageFailed;
+    warn ||= editor.imageFailed;
     const drawn = editor.state.speakers.length;
     const typed = String(editor.widgetNamed("typed_regions")?.value ?? "").trim();
     if (drawn) {
       parts.push(`${drawn} speaker${drawn > 1 ? "s" : ""} drawn`);
       if (typed) parts.push("typed_regions ignored");
-    } else if (typed) parts.push("using typed_regions");
+    } else if (typed) {
+      const { boxes, error } = editor.typedRegions();
+      if (error) parts.unshift(`typed_regions: ${error}`); // first, so the line's end may be cut but not this
+      else parts.push(`typed_regions: ${boxes.length} speaker${boxes.length > 1 ? "s" : ""}`);
+      warn ||= !!error;
+    }
     else parts.push(`auto: ${editor.widgetNamed("num_speakers")?.value ?? 2} vertical strips`);
     if (regionDrawn(editor.state.background) && !editor.widgetNamed("include_background")?.value) {
       parts.push("background drawn but include_background is off");

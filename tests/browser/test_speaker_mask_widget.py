@@ -10,25 +10,23 @@ import base64
 import io
 import json
 import urllib.parse
-import urllib.request
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from browser_host import APP, frontend_root, open_frontend
+from browser_host import APP, frontend_root
 from comfy_host import PACK_DIR_NAME
+from widget_page import (EDITOR, NODE, add_node, client_point, drag, editor_state, open_app, reopen_workflow,
+                         save_workflow, wait_until_still)
 from wan_multitalk.masks import Box, boxes_to_masks
 from wan_multitalk.regions import widget_schema
 
-NODE = "MTS_SpeakerMasks"
 IMG_W, IMG_H = 640, 400
 WORKFLOW = "mts_speaker_masks_test.json"
 # Where the two boxes are dragged, in fractions of the image. Pointer positions are whole CSS pixels, so the
 # stored boxes land within a pixel of these.
 TARGETS = [(0.12, 0.18, 0.42, 0.72), (0.58, 0.2, 0.9, 0.8)]
-
-EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}')?.mtsSpeakerEditor"
 
 
 def reference_png() -> bytes:
@@ -42,68 +40,11 @@ def reference_png() -> bytes:
     return buf.getvalue()
 
 
-def open_app(page, server):
-    open_frontend(page, server, NODE)
-    page.wait_for_function(f"() => {APP}.extensions.some(e => e.name === 'MultiTalkStudio.SpeakerMasks')")
-
-
-def add_node(page, extra_js=""):
-    """An empty graph with one Speaker Masks node at zoom 1; `extra_js` may add more (the node is `masks`)."""
-    ids = page.evaluate(f"""() => {{
-        const app = {APP};
-        app.graph.clear();
-        const masks = LiteGraph.createNode('{NODE}');
-        masks.pos = [100, 140];
-        app.graph.add(masks);
-        const ids = {{masks: masks.id}};
-        {extra_js}
-        app.canvas.ds.offset = [0, 0];
-        app.canvas.ds.scale = 1;
-        app.canvas.setDirty(true, true);
-        return ids;
-    }}""")
-    page.wait_for_function(f"() => {EDITOR}?.canvas.clientWidth > 100")
-    wait_until_still(page)
-    return ids
-
-
-def wait_until_still(page):
-    """The DOM widget follows the graph canvas a frame or two late: wait until it stops moving."""
-    page.evaluate(f"""async () => {{
-        const frame = () => new Promise(r => requestAnimationFrame(r));
-        let last = '', same = 0;
-        for (let i = 0; i < 120 && same < 3; i++) {{
-            await frame();
-            const r = {EDITOR}.canvas.getBoundingClientRect();
-            const now = [r.left, r.top, r.width, r.height].join();
-            same = now === last ? same + 1 : 0;
-            last = now;
-        }}
-    }}""")
-
-
 def file_transfer_js(name: str) -> str:
     """JS that builds `dt`, a DataTransfer holding the reference PNG (passed in as base64 `b64`) named `name`."""
     return (f"const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));"
             f"const dt = new DataTransfer();"
             f"dt.items.add(new File([bytes], '{name}', {{type: 'image/png'}}));")
-
-
-def drag(page, editor_points, steps=8):
-    (x0, y0), (x1, y1) = editor_points
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x1, y1, steps=steps)
-    page.mouse.up()
-
-
-def client_point(page, x, y):
-    p = page.evaluate(f"([x, y]) => {EDITOR}.normToClient(x, y)", [x, y])
-    return p["x"], p["y"]
-
-
-def editor_state(page) -> dict:
-    return json.loads(page.evaluate(f"() => {EDITOR}.widget.value"))
 
 
 def close(a, b, tol):
@@ -203,20 +144,10 @@ def test_draw_run_save_reload(comfy_server, browser_page, artifacts):
     workflow = page.evaluate(f"() => {APP}.graph.serialize()")
     text = json.dumps(workflow)
     assert "data:image" not in text and "base64" not in text and len(text) < 30_000, "the image must not be embedded"
-    request = urllib.request.Request(f"{server.url}/api/userdata/{urllib.parse.quote('workflows/' + WORKFLOW, safe='')}"
-                                     "?overwrite=true", data=text.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        assert resp.status == 200
+    save_workflow(server, text, WORKFLOW)
     page.reload()
     open_app(page, server)
-    page.evaluate(f"""async (name) => {{
-        const resp = await window.comfyAPI.api.api.getUserData('workflows/' + name);
-        await {APP}.loadGraphData(await resp.json(), true, true, name);
-        {APP}.canvas.ds.offset = [0, 0];
-        {APP}.canvas.ds.scale = 1;
-        {APP}.canvas.setDirty(true, true);
-    }}""", WORKFLOW)
+    reopen_workflow(page, WORKFLOW)
     page.wait_for_function(f"() => {EDITOR}?.image?.naturalWidth === {IMG_W}", timeout=20_000)
     reloaded = editor_state(page)
     assert [s["box"] for s in reloaded["speakers"]] == [s["box"] for s in state["speakers"]]
@@ -242,9 +173,15 @@ def test_edit_gestures_keep_the_canvas_habits(comfy_server, browser_page, artifa
     page.wait_for_function(f"() => {EDITOR}.image?.naturalWidth === {IMG_W}", timeout=20_000)
     assert page.evaluate(f"() => {APP}.graph._nodes.map(n => n.type)") == [NODE]
 
-    # two boxes; move the first by its middle, resize it by its bottom-right handle
+    # two boxes; a drag on the first while the second is selected draws (a third speaker, undone), a click
+    # selects it; then move it by its middle, resize it by its bottom-right handle
     drag(page, [client_point(page, 0.1, 0.2), client_point(page, 0.4, 0.7)])
     drag(page, [client_point(page, 0.6, 0.2), client_point(page, 0.9, 0.8)])
+    drag(page, [client_point(page, 0.2, 0.3), client_point(page, 0.3, 0.4)])
+    assert len(editor_state(page)["speakers"]) == 3
+    page.keyboard.press("Control+z")
+    assert len(editor_state(page)["speakers"]) == 2
+    page.mouse.click(*client_point(page, 0.25, 0.45))
     drag(page, [client_point(page, 0.25, 0.45), client_point(page, 0.3, 0.5)])
     drag(page, [client_point(page, 0.45, 0.75), client_point(page, 0.5, 0.85)])
     first = editor_state(page)["speakers"][0]["box"]
@@ -311,12 +248,23 @@ def test_edit_gestures_keep_the_canvas_habits(comfy_server, browser_page, artifa
         load.connect(0, app.graph.getNodeById({ids['masks']}), 0);
         app.graph.getNodeById({ids['masks']}).widgets.find(w => w.name === 'include_background').value = true;
     }}""", page.evaluate(f"() => {APP}.graph.getNodeById({ids['masks']}).widgets.find(w => w.name === 'reference').value"))
-    page.wait_for_function(f"() => {EDITOR}.image === null")  # linked, not run yet: no picture to show
+    # linked, not run yet: the Load Image's file is shown at once (and still after the run)
+    page.wait_for_function(f"() => {EDITOR}.imageKey?.startsWith('input/') && {EDITOR}.image?.naturalWidth === {IMG_W}")
     history = wait_for_run(page, server, lambda: page.evaluate(f"() => {APP}.queuePrompt(0, 1)"))
     info = history["outputs"][str(ids["masks"])]["mts_result"][0]
     assert info["image_origin"] == "connected" and info["speakers"] == 2 and info["background"] is True
-    page.wait_for_function(f"() => {EDITOR}.imageKey?.startsWith('temp/') && {EDITOR}.image?.naturalWidth === {IMG_W}")
+    page.wait_for_function(f"() => {EDITOR}.imageKey?.startsWith('input/') && {EDITOR}.image?.naturalWidth === {IMG_W}")
     page.screenshot(path=str(artifacts / "7_connected_image_after_run.png"))
+    # a computed image (not a file a node picks) is shown from the copy the run leaves
+    page.evaluate(f"""() => {{
+        const app = {APP};
+        const invert = LiteGraph.createNode('ImageInvert');
+        invert.pos = [-260, 420];
+        app.graph.add(invert);
+        app.graph._nodes.find(n => n.type === 'LoadImage').connect(0, invert, 0);
+        invert.connect(0, app.graph.getNodeById({ids['masks']}), 0);
+    }}""")
+    page.wait_for_function(f"() => {EDITOR}.imageKey?.startsWith('temp/')")
 
 
 def test_the_widget_draws_with_the_schema_python_sends(comfy_server, browser_page):
