@@ -154,10 +154,15 @@ def test_missing_models_show_folder_and_download_for_every_file(comfy_server, br
             text = " ".join(row.inner_text().replace("/", " ").split())
             if not any(f" {folder} " in f" {text} " for folder in folders):
                 problems.append(f"{name}: {file} shows no folder of {folders}: {text!r}")
-            if not row.get_by_role("button", name=re.compile("Download")).first.is_enabled():
+            download = row.get_by_role("button", name=re.compile("Download"))
+            if not download.count() or not download.first.is_enabled():
                 problems.append(f"{name}: {file} has no download button")
+            copy = row.get_by_role("button", name="Copy URL")
+            if not copy.count():
+                problems.append(f"{name}: {file} has no URL to copy")
+                continue
             page.evaluate("() => navigator.clipboard.writeText('')")
-            row.get_by_role("button", name="Copy URL").click()
+            copy.first.click()
             url = page.evaluate("() => navigator.clipboard.readText()")
             problem = url_problem(file, url)
             if problem:
