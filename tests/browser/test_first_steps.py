@@ -18,15 +18,11 @@ import pytest
 
 from browser_host import APP, open_frontend
 from comfy_host import PACK_DIR_NAME, PACK_ROOT
+from kijai_nodes import KIJAI
 from readme_tables import readme_folders, url_problem
 
 WORKFLOW_DIR = PACK_ROOT / "workflows"
 NAMES = sorted((p.stem for p in WORKFLOW_DIR.glob("*.json")), key=lambda n: int(n.split("_")[0]))
-# kijai's ComfyUI-WanVideoWrapper node ids -> the node of this pack doing that job
-KIJAI = {"Wav2VecModelLoader": "MTS_Wav2VecModelLoader", "DownloadAndLoadWav2VecModel": "MTS_Wav2VecModelLoader",
-         "MultiTalkModelLoader": "MTS_AdapterLoader", "MultiTalkWav2VecEmbeds": "MTS_Wav2VecEmbeds",
-         "MultiTalkSilentEmbeds": "MTS_SilentEmbeds", "WanVideoImageToVideoMultiTalk": "MTS_LongI2VPlan",
-         "WanVideoSampler": "MTS_LongVideoSampler"}
 ALIASES_SINCE = (1, 48)  # the oldest frontend tested whose node search reads search_aliases (1.37 does not)
 OPTIONS = "[role=option]"
 
@@ -82,7 +78,7 @@ def test_node_search_finds_the_pack(comfy_server, browser_page, ours):
         want = set(ours.values()) if aliases else {i for d, i in ours.items() if query in d.lower().replace("/", "")}
         if want - found[query]:
             problems.append(f"{query!r} does not show {sorted(want - found[query])}")
-    for kijai, mine in KIJAI.items():
+    for kijai, (_, mine) in KIJAI.items():
         if aliases and mine not in found[kijai]:
             problems.append(f"{kijai!r} (kijai's node) does not show {mine}")
     assert not problems, "\n".join(problems)
