@@ -3,8 +3,10 @@ comfy, and within it only `host` touches more of ComfyUI than the node schemas."
 from comfy_api.latest import ComfyExtension, io
 
 from .host.folders import register_model_folders
+from .host.templates import order_templates
 
 register_model_folders()  # before the node modules list the models in their schemas
+order_templates()
 
 from .registry import NODES  # noqa: E402
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..wan_multitalk.adapter.files import is_adapter_file
 from ..wan_multitalk.masks import check_video_size
 from ..wan_multitalk.speaker_routing import routing_preview, speaker_routing
 from ..wan_multitalk.timebase import check_window_size
@@ -23,15 +24,16 @@ class AdapterLoader(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="MTS_AdapterLoader",
-            display_name="Multi/InfiniteTalk Model Loader",
+            display_name="Multi/InfiniteTalk Model Loader (Studio)",
             category=CATEGORY + "/loaders",
             search_aliases=["multitalk", "infinitetalk", "MultiTalkModelLoader", "multitalk model", "audio adapter"],
             description="Loads the MultiTalk / InfiniteTalk audio adapter. Its size is read from the file and checked "
                         "against the Wan model it is applied to.",
             inputs=[
-                io.Combo.Input("model_name", options=list_models(*ADAPTER_FOLDERS),
+                io.Combo.Input("model_name", options=list_models(*ADAPTER_FOLDERS, keep=is_adapter_file),
                                tooltip="The adapter file (MeiGen multitalk/infinitetalk, ComfyUI's repackaged patch, or an "
-                                       "fp16/bf16/fp8 repack) from models/model_patches or models/diffusion_models."),
+                                       "fp16/bf16/fp8 repack) from models/model_patches or models/diffusion_models. Only "
+                                       "adapter files are listed (told by the tensor names in the file, not its name)."),
                 io.Combo.Input("variant", options=["auto", "infinitetalk", "multitalk"], default="auto",
                                tooltip="Which recipe long videos use. The two models have identical keys, so 'auto' reads "
                                        "the file's metadata and falls back to InfiniteTalk; pick explicitly for MultiTalk."),

@@ -28,10 +28,10 @@ class Wav2VecModelLoader(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="MTS_Wav2VecModelLoader",
-            display_name="Wav2vec2 Model Loader",
+            display_name="Wav2vec2 Model Loader (Studio)",
             category=CATEGORY,
             search_aliases=["multitalk", "infinitetalk", "Wav2VecModelLoader", "DownloadAndLoadWav2VecModel",
-                            "chinese-wav2vec2-base", "audio encoder"],
+                            "(Down)load Wav2Vec Model", "chinese-wav2vec2-base", "audio encoder"],
             description="Loads chinese-wav2vec2-base, the audio encoder MultiTalk and InfiniteTalk were trained with.",
             inputs=[
                 io.Combo.Input("model", options=list_models("audio_encoders", WAV2VEC2_FOLDER, with_hf_folders=True),
@@ -73,7 +73,7 @@ class Wav2VecEmbeds(io.ComfyNode):
         audio_tip = "Voice of speaker {k}, any sample rate or channel count (mixed to mono for the encoder)."
         return io.Schema(
             node_id="MTS_Wav2VecEmbeds",
-            display_name="Multi/InfiniteTalk Wav2vec2 Embeds",
+            display_name="Multi/InfiniteTalk Wav2vec2 Embeds (Studio)",
             category=CATEGORY,
             search_aliases=["multitalk", "infinitetalk", "MultiTalkWav2VecEmbeds", "wav2vec2 embeds", "audio embeds",
                             "speech features"],
@@ -146,7 +146,7 @@ class SilentEmbeds(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="MTS_SilentEmbeds",
-            display_name="MultiTalk Silent Embeds",
+            display_name="MultiTalk Silent Embeds (Studio)",
             category=CATEGORY,
             search_aliases=["multitalk", "infinitetalk", "MultiTalkSilentEmbeds", "silence", "idle", "listening"],
             description="Features of real silence (closed mouths) for N frames: idle or listening segments.",

@@ -45,7 +45,7 @@ class LongI2VPlan(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="MTS_LongI2VPlan",
-            display_name="WanVideo Long I2V Multi/InfiniteTalk",
+            display_name="WanVideo Long I2V Multi/InfiniteTalk (Studio)",
             category=CATEGORY,
             search_aliases=["multitalk", "infinitetalk", "WanVideoImageToVideoMultiTalk", "long i2v", "long video",
                             "video dubbing", "lip sync"],

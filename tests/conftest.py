@@ -6,6 +6,8 @@ skipped with the reason printed in the header and again, loudly, in the summary.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -96,3 +98,24 @@ def tiny_adapter(host, tiny_wan):
     adapter_factory.write_adapter_file(host.model_path("model_patches", "tiny_adapter_wrong_width.safetensors"),
                                        metadata=meta, **wide)
     return "tiny_infinitetalk.safetensors"
+
+
+def place(src: Path, dst: Path) -> None:
+    if not dst.exists():
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+
+
+@pytest.fixture(scope="session")
+def readme_models(host, tiny_wan, tiny_adapter, wav2vec2_name):
+    """The tiny models again under the README's names (what the workflows load)."""
+    import workflow_specs as spec
+
+    pairs = [("diffusion_models", tiny_wan["unet"], spec.WAN), ("vae", tiny_wan["vae"], spec.VAE),
+             ("model_patches", tiny_adapter, spec.ADAPTER_SINGLE), ("model_patches", tiny_adapter, spec.ADAPTER_MULTI),
+             ("audio_encoders", wav2vec2_name, spec.WAV2VEC2)]
+    for folder, have, want in pairs:
+        place(host.model_path(folder, have), host.model_path(folder, want))
+    return tiny_wan["spec"]

@@ -7,4 +7,5 @@
     guider      the text + audio CFG guider
     vae         decoding with the frames left on the device
     long_video  the long-video plan and the runner that samples it window by window
+    templates   the sample workflows listed in their numbered order in the template browser
 """

@@ -3,6 +3,7 @@ pictures the Speaker Masks widget shows, and the output folder long videos strea
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -15,6 +16,7 @@ from PIL import Image, ImageOps
 
 from ...wan_multitalk.errors import InputError
 
+log = logging.getLogger("multitalk_studio")
 WAV2VEC2_FOLDER = "wav2vec2"
 DIARIZATION_FOLDER = "diarization"
 WEIGHT_EXTENSIONS = {".pt", ".pth", ".safetensors"}
@@ -22,22 +24,31 @@ WEIGHT_EXTENSIONS = {".pt", ".pth", ".safetensors"}
 
 def register_model_folders() -> None:
     """`models/wav2vec2` (files or HF folders) and `models/diarization` (voice encoder weights) are not core
-    folders: register them once so users can drop files there."""
-    if WAV2VEC2_FOLDER not in folder_paths.folder_names_and_paths:
-        folder_paths.add_model_folder_path(WAV2VEC2_FOLDER, os.path.join(folder_paths.models_dir, WAV2VEC2_FOLDER))
-    folder_paths.add_model_folder_path(DIARIZATION_FOLDER, os.path.join(folder_paths.models_dir, DIARIZATION_FOLDER))
+    folders: register them once, and create them, so users find where to drop files (and the frontend's
+    missing-models list and model library know them)."""
+    for name in (WAV2VEC2_FOLDER, DIARIZATION_FOLDER):
+        default = os.path.join(folder_paths.models_dir, name)
+        folder_paths.add_model_folder_path(name, default)  # no-op when already there (kijai's pack adds wav2vec2)
+        try:
+            os.makedirs(default, exist_ok=True)
+        except OSError as exc:  # a read-only install: the folder is still registered, files can come later
+            log.warning("[MultiTalk Studio] could not create %s (%s); create it to add %s files", default, exc, name)
     paths, extensions = folder_paths.folder_names_and_paths[DIARIZATION_FOLDER]
     if not extensions:  # created just now (or by extra_model_paths.yaml) without a filter: list weight files only
         folder_paths.folder_names_and_paths[DIARIZATION_FOLDER] = (paths, set(WEIGHT_EXTENSIONS))
 
 
-def list_models(*folders: str, with_hf_folders: bool = False) -> list[str]:
+def list_models(*folders: str, with_hf_folders: bool = False, keep=None) -> list[str]:
+    """The model files in `folders` (with `keep`, only those whose full path it accepts)."""
     names: list[str] = []
     for folder in folders:
         try:
-            names += folder_paths.get_filename_list(folder)
+            found = folder_paths.get_filename_list(folder)
         except KeyError:
             continue
+        if keep is not None:
+            found = [n for n in found if (path := folder_paths.get_full_path(folder, n)) and keep(path)]
+        names += found
         if with_hf_folders:
             for base in folder_paths.get_folder_paths(folder):
                 if os.path.isdir(base):

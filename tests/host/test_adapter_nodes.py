@@ -73,14 +73,31 @@ def test_adapter_of_another_width_is_refused_naming_both(host, tiny_wan, tiny_ad
     assert f"dim {2 * dim}" in message and f"dim {dim}" in message and "MODEL" in message
 
 
-def test_base_model_given_to_adapter_loader_is_refused(host, tiny_wan):
+def test_adapter_list_offers_adapter_files_only(host, tiny_wan, tiny_adapter):
+    """Base Wan models share the loader's folders: the list leaves them out by their tensor names (a base model
+    renamed like an adapter included), and one given anyway is refused before anything loads."""
     import shutil
 
-    shutil.copy(host.model_path("diffusion_models", tiny_wan["unet"]), host.model_path("model_patches", "base_by_mistake.safetensors"))
-    g = graph()
-    g.node("MTSTest_Capture", value=g.node("MTS_AdapterLoader", model_name="base_by_mistake.safetensors", variant="auto").out(0), key="adapter")
-    message = host.failure(g.finalize())
-    assert "base model" in message and "Load Diffusion Model" in message
+    from workflow_api import host_object_info
+
+    base = host.model_path("diffusion_models", tiny_wan["unet"])
+    added = {host.model_path("model_patches", "base_by_mistake.safetensors"): base,
+             host.model_path("model_patches", "wan2.1_infiniteTalk_renamed_base.safetensors"): base,
+             host.model_path("diffusion_models", "adapter_in_dm.safetensors"): host.model_path("model_patches", tiny_adapter)}
+    try:
+        for copy, source in added.items():
+            shutil.copy(source, copy)
+        spec = host_object_info(host.node_mappings, ["MTS_AdapterLoader"])["MTS_AdapterLoader"]["input"]["required"]
+        names = spec["model_name"][0] if isinstance(spec["model_name"][0], list) else spec["model_name"][1]["options"]
+        assert tiny_adapter in names and "adapter_in_dm.safetensors" in names, names
+        assert not {tiny_wan["unet"], "base_by_mistake.safetensors", "wan2.1_infiniteTalk_renamed_base.safetensors"} & set(names)
+        g = graph()
+        loader = g.node("MTS_AdapterLoader", model_name="base_by_mistake.safetensors", variant="auto")
+        g.node("MTSTest_Capture", value=loader.out(0), key="adapter")
+        assert "base_by_mistake.safetensors" in host.failure(g.finalize())
+    finally:
+        for copy in added:
+            copy.unlink(missing_ok=True)
 
 
 def test_window_length_not_4k_plus_1_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):

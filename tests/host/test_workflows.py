@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +26,7 @@ import soundfile
 import other_host
 from comfy_host import PACK_ROOT, declared_floor, extra_hosts, host_version, version_tuple
 from workflow_api import FRONTEND_ONLY, host_object_info, input_types, to_api
+from readme_tables import readme_model_files
 from workflow_check import check_workflow
 
 WORKFLOW_DIR = PACK_ROOT / "workflows"
@@ -96,19 +94,6 @@ def test_five_workflows_with_thumbnails():
         assert jpg.is_file(), f"{name}: no thumbnail {jpg.name} for the template browser"
         data = jpg.read_bytes()
         assert data[:3] == b"\xff\xd8\xff" and 5_000 < len(data) < 150_000, f"{jpg.name}: {len(data)} bytes"
-
-
-def readme_model_files() -> dict[str, str]:
-    """file name -> folder, from the README's "Model files" table."""
-    text = (PACK_ROOT / "README.md").read_text()
-    table = text.split("## Model files", 1)[1].split("\n## ", 1)[0]
-    files = {}
-    for row in table.splitlines():
-        cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        if len(cells) >= 2:
-            for name in re.findall(r"`([^`]+\.safetensors)`", cells[0]):
-                files[name] = cells[1]
-    return files
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -258,27 +243,6 @@ def test_a_missing_node_type_and_a_dangling_link_are_reported(object_info):
 
 # ------------------------------------------------------------------------------------------------------------------
 # Run
-
-
-def place(src: Path, dst: Path) -> None:
-    if not dst.exists():
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copyfile(src, dst)
-
-
-@pytest.fixture(scope="module")
-def readme_models(host, tiny_wan, tiny_adapter, wav2vec2_name):
-    """The tiny models again under the README's names (what the workflows load)."""
-    import workflow_specs as spec
-
-    pairs = [("diffusion_models", tiny_wan["unet"], spec.WAN), ("vae", tiny_wan["vae"], spec.VAE),
-             ("model_patches", tiny_adapter, spec.ADAPTER_SINGLE), ("model_patches", tiny_adapter, spec.ADAPTER_MULTI),
-             ("audio_encoders", wav2vec2_name, spec.WAV2VEC2)]
-    for folder, have, want in pairs:
-        place(host.model_path(folder, have), host.model_path(folder, want))
-    return tiny_wan["spec"]
 
 
 def write_video(path: Path, frames: int, width: int = 96, height: int = 64) -> None:

@@ -131,6 +131,8 @@ class ComfyHost:
         args.disable_api_nodes = True
 
         import folder_paths
+        # folders the pack registers (and creates) go under the test's workdir, never into the host's models/
+        folder_paths.models_dir = str(self.models_dir)
         for sub in ("output", "input", "temp", "user"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         folder_paths.set_output_directory(str(self.workdir / "output"))

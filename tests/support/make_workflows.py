@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from browser_host import APP, ComfyServer, chromium_page, find_chromium, open_frontend  # noqa: E402
 from comfy_host import PACK_ROOT, declared_floor, extra_hosts, host_version  # noqa: E402
-from workflow_specs import WORKFLOWS  # noqa: E402
+from workflow_specs import DOWNLOADS, WORKFLOWS  # noqa: E402
 
 OUT = PACK_ROOT / "workflows"
 THUMB_WIDTH, THUMB_QUALITY = 640, 80
@@ -47,6 +47,12 @@ MODEL_FOLDERS = {
     "CLIPLoader": {"clip_name": "text_encoders"}, "CLIPVisionLoader": {"clip_name": "clip_vision"},
     "MTS_Wav2VecModelLoader": {"model": "audio_encoders"},
 }
+
+# A safetensors file holding only an adapter's key names (zero-sized tensors): the adapter loader lists files by
+# their header, so its placeholder needs one.
+_KEYS = ("audio_proj.proj1.weight", "blocks.0.audio_cross_attn.kv_linear.weight")
+_HEADER = json.dumps({k: {"dtype": "F16", "shape": [0], "data_offsets": [0, 0]} for k in _KEYS}).encode()
+ADAPTER_HEADER = len(_HEADER).to_bytes(8, "little") + _HEADER
 
 BUILD_JS = """async ([spec, gaps]) => {
   const app = window.comfyAPI.app.app;
@@ -68,6 +74,7 @@ BUILD_JS = """async ([spec, gaps]) => {
       if (input?.type === 'COMFY_DYNAMICCOMBO_V3') { w.callback?.(value); await frame(); }
       if (norm(w.value) !== norm(value)) throw new Error(`${s.type}.${name} did not take ${value}`);
     }
+    if (s.models.length) node.properties.models = s.models;  // what the frontend's missing-models list reads
     if (s.mode) node.mode = s.mode;
     if (s.color) {
       const c = LGraphCanvas.node_colors[s.color];
@@ -86,6 +93,8 @@ BUILD_JS = """async ([spec, gaps]) => {
     const link = a.connect(slot(a.outputs, out, `output of ${src}`), b, slot(b.inputs, input, `input of ${dst}`));
     if (!link) throw new Error(`could not link ${src}.${out} -> ${dst}.${input}`);
   }
+  // media previews (Load Video's player) grow their nodes once the file has loaded: lay out after that
+  await new Promise(r => setTimeout(r, 2500));
   await frame();
   // columns left to right, nodes stacked top to bottom
   const cols = [...new Set(spec.nodes.map(s => s.col))].sort((a, b) => a - b);
@@ -129,9 +138,16 @@ RELOAD_JS = """async ([graph, name]) => {
 }"""
 
 
+def model_metadata(node) -> list[dict]:
+    """The frontend's model metadata for a loader node (`properties.models`, as the core templates carry it):
+    each model file it names, with its download URL and the models folder it goes in."""
+    return [{"name": node.widgets[widget], "url": DOWNLOADS[node.widgets[widget]], "directory": folder}
+            for widget, folder in MODEL_FOLDERS.get(node.type, {}).items()]
+
+
 def spec_json(workflow) -> dict:
-    return {"nodes": [asdict(n) for n in workflow.nodes], "links": [list(link) for link in workflow.links],
-            "groups": {str(k): v for k, v in workflow.groups.items()}}
+    return {"nodes": [{**asdict(n), "models": model_metadata(n)} for n in workflow.nodes],
+            "links": [list(link) for link in workflow.links], "groups": {str(k): v for k, v in workflow.groups.items()}}
 
 
 def tidy(graph: dict, name: str) -> dict:
@@ -172,7 +188,7 @@ def write_placeholders(base: Path, nodes) -> None:
         for name, folder in MODEL_FOLDERS.get(kind, {}).items():
             path = base / "models" / folder / widgets[name]
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+            path.write_bytes(ADAPTER_HEADER if kind == "MTS_AdapterLoader" else b"")
         if kind == "LoadImage":
             picture(PEOPLE.get(widgets["image"], 1)).save(inputs / widgets["image"])
         elif kind == "LoadAudio":

@@ -15,7 +15,21 @@ VAE = "wan_2.1_vae.safetensors"
 ADAPTER_SINGLE = "wan2.1_infiniteTalk_single_fp16.safetensors"
 ADAPTER_MULTI = "wan2.1_infiniteTalk_multi_fp16.safetensors"
 WAV2VEC2 = "wav2vec2-chinese-base_fp16.safetensors"
-DISTILL_LORA = "lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors"  # optional, not in the README table
+DISTILL_LORA = "lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors"  # optional
+
+# Where each file is downloaded from (the README's "where to get it"): the loaders in the workflows carry these as
+# the frontend's model metadata, so its missing-models list shows the folder and offers the download.
+HF, REPACKAGED = "https://huggingface.co/", "Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
+DOWNLOADS = {
+    WAN: HF + REPACKAGED + "diffusion_models/" + WAN,
+    UMT5: HF + REPACKAGED + "text_encoders/" + UMT5,
+    CLIP_VISION: HF + REPACKAGED + "clip_vision/" + CLIP_VISION,
+    VAE: HF + REPACKAGED + "vae/" + VAE,
+    ADAPTER_SINGLE: HF + REPACKAGED + "model_patches/" + ADAPTER_SINGLE,
+    ADAPTER_MULTI: HF + REPACKAGED + "model_patches/" + ADAPTER_MULTI,
+    WAV2VEC2: HF + "Kijai/wav2vec2_safetensors/resolve/main/" + WAV2VEC2,
+    DISTILL_LORA: HF + "Kijai/WanVideo_comfy/resolve/main/Lightx2v/" + DISTILL_LORA,
+}
 
 WIDTH, HEIGHT, FPS, WINDOW, MOTION = 832, 480, 25, 81, 9
 STEPS, SHIFT, TEXT_CFG, AUDIO_CFG, SEED = 30, 7.0, 5.0, 4.0, 42
@@ -107,8 +121,8 @@ PNGs instead of being kept in memory. Keep **{fps} fps** in the embeds node and 
 """.format(window=WINDOW, secs=WINDOW / FPS, fps=FPS, motion=MOTION)
 
 MASKS_MD = """**Who is where.** The Speaker Masks node holds one region per speaker: speaker 1 goes with the first
-voice, speaker 2 with the second, and so on. The shipped regions are {layout} so the workflow runs as loaded;
-redraw them on your picture. To see it in the node without sampling, select the node and run only it (*Queue
+voice, speaker 2 with the second, and so on. The shipped regions are {layout}, a start that runs on
+any picture; redraw them on yours. To see it in the node without sampling, select the node and run only it (*Queue
 Selected Output Nodes*, the play button over a selected output node); then drag a box around each person (drag
 a box to move it, its handles to resize, Brush / Erase for finer shapes). Width and height there only shape the
 preview: keep them equal to the plan node's so the preview shows the crop the video gets.
@@ -119,9 +133,14 @@ the others talk); `timeline` = each track starts at its second in `timeline_star
 """
 
 
+INPUTS_MD = """**Your inputs.** No sample pictures, clips or voices ship with the pack: the file names in the Load nodes
+(`portrait.png`, `speaker_1.wav`, ...) are placeholders until you pick your own files there.
+"""
+
+
 def intro(title: str, steps: list[str], extra: str, adapter: str) -> str:
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
-    return f"# {title}\n\n{numbered}\n\n{extra}\n{models_md(adapter)}"
+    return f"# {title}\n\n{numbered}\n\n{INPUTS_MD}\n{extra}\n{models_md(adapter)}"
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -228,7 +247,7 @@ def one_speaker() -> Workflow:
                   "the audio).",
                   "Describe the scene in the green prompt.", "Press **Run**. The video lands in `output/video/`."],
                  LONG_MD + "\n832x480 is landscape; use 480x832 for portrait (multiples of 16).\n", ADAPTER_SINGLE)
-    nodes = [note("readme", text, 0, 760), *model_nodes(ADAPTER_SINGLE),
+    nodes = [note("readme", text, 0, 820), *model_nodes(ADAPTER_SINGLE),
              Node("image", "LoadImage", 2, {"image": "portrait.png", "upload": "image"}),
              *voice_nodes(1, 2), *prompt_nodes(2), clip_encode_node(2),
              embeds_node(3), plan_node(3), *long_sampler_nodes(4),
@@ -248,7 +267,7 @@ def several_speakers(count: int, name: str, image: str, layout: str, boxes: list
     masks = Node("masks", "MTS_SpeakerMasks", 3,
                  {"regions": regions_state(boxes), "reference": "(none)", "typed_regions": "", "num_speakers": count,
                   "width": WIDTH, "height": HEIGHT, "include_background": False}, size=(520, 620))
-    nodes = [note("readme", text, 0, 820), *model_nodes(ADAPTER_MULTI),
+    nodes = [note("readme", text, 0, 880), *model_nodes(ADAPTER_MULTI),
              Node("image", "LoadImage", 2, {"image": image, "upload": "image"}),
              *voice_nodes(count, 2), *prompt_nodes(2), clip_encode_node(2),
              masks, embeds_node(3, "add"), plan_node(3), *long_sampler_nodes(4),
@@ -273,8 +292,8 @@ def four_speakers() -> Workflow:
 DUB_MD = """**Dubbing.** Every window takes the video frame at its start as the reference, so the person keeps
 moving as in the source; the result keeps the source's length (its frames resampled to {fps} fps) and carries the
 new voice. The **Face mask** node draws on the video's first frame (select it and run only it, *Queue Selected
-Output Nodes*, to see the frame without sampling). The shipped box covers the middle of the picture so the
-workflow runs as loaded; redraw it around the face (mouth, jaw and cheeks). Only the masked region is
+Output Nodes*, to see the frame without sampling). The shipped box covers the middle of the picture, a start
+that runs on any clip; redraw it around the face (mouth, jaw and cheeks). Only the masked region is
 regenerated, the rest stays the source. Lower `denoise` in the plan node to keep even more of the source.
 To redo the lips on the video's own speech, connect Get Video Components' audio to `audio_1` instead.
 """.format(fps=FPS)
@@ -289,7 +308,7 @@ def dubbing() -> Workflow:
                 {"regions": regions_state([(0.3, 0.08, 0.7, 0.8)], ["face"]), "reference": "(none)",
                  "typed_regions": "", "num_speakers": 1, "width": WIDTH, "height": HEIGHT, "include_background": False},
                 title="Face mask (Speaker Masks)", size=(520, 620))
-    nodes = [note("readme", text, 0, 800), *model_nodes(ADAPTER_SINGLE),
+    nodes = [note("readme", text, 0, 860), *model_nodes(ADAPTER_SINGLE),
              Node("video", "LoadVideo", 2, {"file": "source_clip.mp4", "upload": "image"}),
              Node("components", "GetVideoComponents", 2),
              Node("first_frame", "ImageFromBatch", 2, {"batch_index": 0, "length": 1}, title="First frame"),
@@ -319,7 +338,7 @@ def single_window() -> Workflow:
     text = intro("Single window with the audio CFG guider",
                  ["Pick your picture in **Load Image** and the voice in **Voice of speaker 1**.",
                   "Describe the scene in the green prompt.", "Press **Run**."], WINDOW_MD, ADAPTER_SINGLE)
-    nodes = [note("readme", text, 0, 760), *model_nodes(ADAPTER_SINGLE),
+    nodes = [note("readme", text, 0, 820), *model_nodes(ADAPTER_SINGLE),
              Node("image", "LoadImage", 2, {"image": "portrait.png", "upload": "image"}),
              *voice_nodes(1, 2), *prompt_nodes(2), clip_encode_node(2),
              embeds_node(3, num_frames=WINDOW),
