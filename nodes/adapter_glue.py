@@ -72,9 +72,10 @@ def heads_from_metadata(metadata) -> int | None:
     return int(heads) if heads else None
 
 
-def host_attention(q, k, v, heads):
-    """The host's optimized attention (flash/sage/xformers as configured) in its [B, L, H*D] layout."""
-    return comfy.ldm.modules.attention.optimized_attention(q, k, v, heads)
+def host_attention(q, k, v, heads, options=None):
+    """The host's optimized attention (flash/sage/xformers as configured) in its [B, L, H*D] layout; `options`
+    (the call's transformer_options) carries a model's attention override, which the host applies first."""
+    return comfy.ldm.modules.attention.optimized_attention(q, k, v, heads, transformer_options=options)
 
 
 def diffusion_model_dims(model) -> tuple[int, int]:
@@ -90,15 +91,18 @@ class _HostPatch:
     def __init__(self, inner, handle: AdapterHandle):
         self.inner, self.handle = inner, handle
 
+    @torch.compiler.disable
     def __call__(self, args):
+        # Under TorchCompileModel the patch runs eagerly between the compiled pieces of the block. Traced, its
+        # per-window state (token caches, rows, scales) became guards: every window recompiled, up to dynamo's limit.
         return self.inner(args)
 
     def models(self):
         return [self.handle.patcher]
 
     def to(self, device_or_dtype):
-        if isinstance(device_or_dtype, torch.device):
-            self.inner.cond.clear_cache()
+        # The projected tokens are cached per device (a few MB): the MultiGPU CFG split calls this for every
+        # batch on every device, from its worker threads, so nothing is dropped here.
         return self
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 
 import comfy.samplers
 import torch
@@ -169,12 +170,22 @@ class AudioCFGGuider(comfy.samplers.CFGGuider):
             return comfy.samplers.cfg_function(self.inner_model, cond, uncond, self.text_cfg, x, timestep,
                                                model_options=model_options, cond=positive, uncond=negative)
         if text_off:
-            cond, no_audio = comfy.samplers.calc_cond_batch(self.inner_model, [positive, positive], x, timestep,
-                                                            _with_null_audio(model_options, {1}))
+            cond, no_audio = comfy.samplers.calc_cond_batch(self.inner_model, [positive, _null_audio_pass(positive)],
+                                                            x, timestep, _with_null_audio(model_options, {1}))
             return no_audio + self.audio_cfg * (cond - no_audio)
-        cond, no_text, neither = comfy.samplers.calc_cond_batch(self.inner_model, [positive, negative, negative], x,
+        cond, no_text, neither = comfy.samplers.calc_cond_batch(self.inner_model,
+                                                                [positive, negative, _null_audio_pass(negative)], x,
                                                                 timestep, _with_null_audio(model_options, {2}))
         return neither + self.text_cfg * (cond - no_text) + self.audio_cfg * (no_text - neither)
+
+
+def _null_audio_pass(conds):
+    """The same conditioning under its own identity: the host's step caches (EasyCache) key what they keep by a
+    cond's uuid, and the pass without audio must not share an entry with the pass that has it."""
+    if not conds:
+        return conds
+    return [dict(c, uuid=uuid.uuid5(c["uuid"], "null audio")) if isinstance(c.get("uuid"), uuid.UUID) else c
+            for c in conds]
 
 
 def _with_null_audio(model_options: dict, conds: set) -> dict:
