@@ -16,6 +16,7 @@ import comfy.patcher_extension
 import comfy.utils
 import node_helpers
 import torch
+from comfy_api.torch_helpers.torch_compile import TORCH_COMPILE_KWARGS, set_torch_compile_wrapper
 
 from ..wan_multitalk.adapter.model import AudioAdapter
 from ..wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
@@ -114,7 +115,30 @@ def patch_model(model, handle: AdapterHandle, cond: AudioConditioning):
     if cond.routes_speakers:
         patched.set_model_attn1_patch(_HostPatch(SpeakerMapPatch(cond), handle))
     patched.set_model_attn2_patch(_HostPatch(AudioCrossAttentionPatch(cond), handle))
+    _compile_guarding_patches(patched)
     return patched
+
+
+def _compile_guarding_patches(patched) -> None:
+    """Under TorchCompileModel, compile again with guards on which patches are installed.
+
+    The host's compile drops every guard under transformer_options, where the patches live: code compiled with the
+    adapter would then serve a MODEL without it (a KeyError), and code compiled without it would serve ours (the
+    adapter silently skipped). Ours keeps those guards, so each is compiled on its own; code a MODEL without the
+    adapter compiled earlier in the session is still matched by the host's rule, which only the host can change.
+    """
+    kwargs = patched.model_options.get(TORCH_COMPILE_KWARGS)
+    if not kwargs:
+        return
+    options = dict(kwargs.get("options") or {})
+    host_filter = options.get("guard_filter_fn")
+
+    def keep(entries):
+        kept = host_filter(entries) if host_filter else [True] * len(entries)
+        return [k or e.name == "transformer_options" or e.name.startswith("transformer_options['patches']")
+                for k, e in zip(kept, entries)]
+
+    set_torch_compile_wrapper(patched, **dict(kwargs, options=dict(options, guard_filter_fn=keep)))
 
 
 class MotionLatentApply:

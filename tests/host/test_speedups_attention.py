@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from host_speedups import set_inputs, through
+from model_chain import set_inputs, through
 from tests.host.test_adapter_nodes import guided, window_graph
 
 # The tiny window: 3 latent frames of 3x4 tokens (12 a frame, 36 in all); 32 audio tokens a speaker.

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from host_speedups import set_inputs, through
+from model_chain import set_inputs, through
 from tests.host.test_long_video import fps_for, long_graph
 
 

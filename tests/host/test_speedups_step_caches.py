@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from host_speedups import recorded_passes, steps_by_window, through
+from model_chain import recorded_passes, steps_by_window, through
 from tests.host.test_long_video import fps_for, hooked, long_graph
 
 STEPS = 6

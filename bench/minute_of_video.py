@@ -1,0 +1,214 @@
+"""A minute of two-speaker video (1,500 frames at 25 fps, 81-frame windows, motion 9, 4 euler steps) end to end:
+our long-video sampler against the host's native InfiniteTalk chained window by window, as its workflow does it
+(WanInfiniteTalkToVideo -> KSampler -> VAE decode, the whole video so far as previous_frames), both at text cfg 1
+with no audio guidance; ours also at audio cfg 2; ours with the host's speedups (sage, fp8 fast, TorchCompileModel).
+
+Full-size random weights (Wan 2.1 I2V 14B, the 2.49 B adapter / the native patch with the same weights, a Wan 2.1
+VAE), 832x480. Per-window wall times with a device synchronize; every run sees the same process and model.
+
+    python bench/minute_of_video.py [--host PATH] --runs native:3,ours:3,ours_audio2:2 [--out F]
+    python bench/minute_of_video.py [--host PATH] --runs ours:1500f --speedups sage,fp8,compile [--out F]
+    python bench/minute_of_video.py --tiny --dims '{"dim": 320, "num_heads": 40}' --runs native:2,ours:2  # CPU smoke
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from importlib import import_module
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import adapter_forward as af  # noqa: E402
+import host_speedups as hs  # noqa: E402
+from long_video_windows import random_vae  # noqa: E402
+
+FPS, STEPS, SPEAKERS = 25.0, 4, 2
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def frames_for(windows: int, window: int, motion: int) -> int:
+    return window + (windows - 1) * (window - motion)
+
+
+def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -> dict:
+    """Our long-video sampler (as MTS_LongVideoSampler runs it) over `total` frames; per-window wall times."""
+    import comfy.samplers
+
+    loop = import_module(pack.__name__ + ".nodes.long_video_loop")
+    embeds_mod = import_module(pack.__name__ + ".wan_multitalk.embeds")
+    window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
+    embeds = embeds_mod.SpeakerEmbeds(features=inputs["features"][:, :total], fps=FPS, silence=inputs["silence"])
+    plan = loop.LongPlan(vae=vae, width=dims["width"], height=dims["height"], window=window, motion=motion,
+                         mode="infinitetalk", colour_strength=1.0, reference=inputs["reference"], source_video=None,
+                         source_fps=FPS, face_mask=None, denoise=1.0, clip_vision_output=inputs["clip"],
+                         output_folder="")
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", STEPS)
+    done = []
+
+    def hook(event, info):
+        if event in ("window_start", "window_done"):
+            sync(device)
+            done.append((event, time.perf_counter()))
+
+    loop.HOOKS.append(hook)
+    try:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            frames, _ = loop.run_long_video(model, handle, embeds, plan, [inputs["positive"]], inputs["negative"],
+                                            comfy.samplers.sampler_object("euler"), sigmas, 0, None, 1.0, audio_cfg,
+                                            total)
+        sync(device)
+        wall = time.perf_counter() - start
+    finally:
+        loop.HOOKS.remove(hook)
+    starts = [t for e, t in done if e == "window_start"]
+    ends = [t for e, t in done if e == "window_done"]
+    return {"frames": int(frames.shape[0]), "wall_s": round(wall, 2),
+            "window_s": [round(b - a, 2) for a, b in zip(starts, ends)]}
+
+
+def run_native(model, patcher, vae, dims, total, device, inputs) -> dict:
+    """The native InfiniteTalk workflow chained by hand: each window gets the whole video so far as
+    previous_frames (the node reads its audio offset from its length), KSampler at cfg 1, decode, trim, append."""
+    import comfy.model_management as mm
+    import nodes
+    from comfy_extras.nodes_wan import WanInfiniteTalkToVideo
+
+    window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
+    h, w = dims["height"], dims["width"]
+    masks = torch.zeros(2, h, w)
+    masks[0, :, : w // 2] = 1
+    masks[1, :, w // 2:] = 1
+    mode = {"mode": "two_speakers", "audio_encoder_output_2": inputs["native_audio"][1], "mask_1": masks[:1],
+            "mask_2": masks[1:]}
+    video, rows, start = None, [], time.perf_counter()
+    with torch.inference_mode():
+        while video is None or video.shape[0] < total:
+            t0 = time.perf_counter()
+            out = WanInfiniteTalkToVideo.execute(mode, model, patcher, inputs["positive"], inputs["negative"], vae, w, h,
+                                                 window, inputs["native_audio"][0], motion,
+                                                 start_image=inputs["reference"], previous_frames=video,
+                                                 audio_scale=1.0, clip_vision_output=inputs["clip"]).args
+            patched, positive, negative, latent, trim = out
+            sync(device)
+            t1 = time.perf_counter()
+            seed = len(rows)
+            samples = nodes.common_ksampler(patched, seed, STEPS, 1.0, "euler", "simple", positive, negative, latent)[0]
+            sync(device)
+            t2 = time.perf_counter()
+            images = vae.decode(samples["samples"])
+            images = images.reshape(-1, *images.shape[-3:])[:window]
+            sync(device)
+            t3 = time.perf_counter()
+            new = images[trim:] if video is not None else images
+            video = new if video is None else torch.cat([video, new])  # what the workflow's image batch does
+            t4 = time.perf_counter()
+            rows.append({"node_s": round(t1 - t0, 2), "sampling_s": round(t2 - t1, 2), "decode_s": round(t3 - t2, 2),
+                         "append_s": round(t4 - t3, 2), "window_s": round(t4 - t0, 2)})
+            print(json.dumps({"native window": len(rows), **rows[-1]}), flush=True)
+            mm.soft_empty_cache()
+    return {"frames": int(video.shape[0]), "wall_s": round(time.perf_counter() - start, 2),
+            "window_s": [r["window_s"] for r in rows], "phases": rows}
+
+
+def inputs_for(dims, total, device) -> dict:
+    """Random two-speaker audio (our features and the native node's wav2vec2 layer outputs), prompts, reference."""
+    import comfy.clip_vision
+
+    g = torch.Generator().manual_seed(0)
+    clip = comfy.clip_vision.Output()
+    clip["penultimate_hidden_states"] = torch.randn(1, 257, 1280, generator=g)
+    features = torch.randn(SPEAKERS, total, 12, 768, generator=g)
+    # the native node reads 13 hidden states at 50 Hz (it drops the first and resamples to 25 fps)
+    native = [{"encoded_audio_all_layers": [torch.randn(1, 2 * total, 768, generator=g) for _ in range(13)]}
+              for _ in range(SPEAKERS)]
+    return {"clip": clip, "features": features, "silence": torch.randn(12, 768, generator=g),
+            "native_audio": native, "reference": torch.rand(1, dims["height"], dims["width"], 3, generator=g),
+            "positive": [[torch.randn(1, 512, dims["text_dim"], generator=g), {}]],
+            "negative": [[torch.randn(1, 512, dims["text_dim"], generator=g), {}]]}
+
+
+def extrapolate(run: dict, windows: int) -> float | None:
+    """A run's first window plus its later windows' median for the rest: seconds for `windows` windows."""
+    times = run.get("window_s") or []
+    if len(times) < 2:
+        return None
+    later = sorted(times[1:])[len(times[1:]) // 2]
+    return round(times[0] + later * (windows - 1), 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--host")
+    ap.add_argument("--runs", default="native:3,ours:3,ours_audio2:2",
+                    help="name:N windows or name:Nf frames; names: native, ours, ours_audio2")
+    ap.add_argument("--speedups", default="", help="any of sage,fp8,compile,easycache (fp8: every run's MODEL)")
+    ap.add_argument("--minute-frames", type=int, default=1500)
+    ap.add_argument("--dims", help="JSON overriding the model/video dims (the native patch needs 40 heads)")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    dims = dict(af.TINY if args.tiny else af.FULL, **json.loads(args.dims or "{}"))
+    _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
+    import comfy.model_management as mm
+
+    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
+    windows_mod = import_module(pack.__name__ + ".wan_multitalk.video.windows")
+    device = mm.get_torch_device()
+    wdtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    speedups = set(filter(None, args.speedups.split(",")))
+    t0 = time.perf_counter()
+    state = af.build_wan_state(dims, device, wdtype)
+    fp8 = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True} if "fp8" in speedups else {}
+    model = af.load_wan(state, fp8)
+    adapter_sd = af.adapter_state(dims, device, wdtype)
+    handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
+                                          {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
+                                          "infinitetalk")
+    vae = random_vae(dims["width"], device, args.tiny)
+    window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
+    minute_windows = len(windows_mod.plan_windows(args.minute_frames, window, motion))
+    plans = [(name, int(n[:-1]) if n.endswith("f") else frames_for(int(n), window, motion))
+             for name, n in (r.split(":") for r in args.runs.split(","))]
+    inputs = inputs_for(dims, max(total for _, total in plans), device)
+    ours_model = hs.with_speedups(model, "compile" in speedups, "easycache" in speedups)
+    logs = hs.LogTail()
+    report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,
+              "dims": dims, "steps": STEPS, "speakers": SPEAKERS, "speedups": sorted(speedups),
+              "build_s": round(time.perf_counter() - t0, 1), "minute_windows": minute_windows, "runs": {}}
+    print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
+    for name, total in plans:
+        logs.take()
+        try:
+            if name == "native":
+                run = run_native(model, af.native_patch(adapter_sd, dims, model.model_dtype()), vae, dims, total,
+                                 device, inputs)
+            else:
+                with hs.host_attention("sage" in speedups):
+                    run = run_ours(pack, ours_model, handle, vae, dims, total, 2.0 if name == "ours_audio2" else 1.0,
+                                   device, inputs)
+            run["minute_s_extrapolated"] = extrapolate(run, minute_windows)
+        except Exception as exc:  # a crash is a result too
+            run = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        lines = "\n".join(logs.take())
+        run["sage_fallbacks"] = lines.count("Error running sage attention")
+        run["easycache_skipped"] = [int(n) for n in re.findall(r"EasyCache - skipped (\d+)/", lines)]
+        report["runs"][f"{name}:{total}"] = run
+        print(json.dumps({name: run}), flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=1))
+        mm.soft_empty_cache()
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
