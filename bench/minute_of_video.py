@@ -58,6 +58,9 @@ def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -
         if event in ("window_start", "window_done"):
             sync(device)
             done.append((event, time.perf_counter()))
+            if event == "window_done":  # progress in the log, should a time limit cut the run
+                print(json.dumps({"ours window": info["window"].index + 1, "s": round(done[-1][1] - done[-2][1], 2)}),
+                      flush=True)
 
     loop.HOOKS.append(hook)
     try:
