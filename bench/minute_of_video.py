@@ -7,7 +7,7 @@ Full-size random weights (Wan 2.1 I2V 14B, the 2.49 B adapter / the native patch
 VAE), 832x480. Per-window wall times with a device synchronize; every run sees the same process and model.
 
     python bench/minute_of_video.py [--host PATH] --runs native:3,ours:3,ours_audio2:2 [--out F]
-    python bench/minute_of_video.py [--host PATH] --runs ours:1500f --speedups sage,fp8,compile [--out F]
+    python bench/minute_of_video.py [--host PATH] --runs native@sage+fp8:2,ours@sage+fp8+compile:1500f [--out F]
     python bench/minute_of_video.py --tiny --dims '{"dim": 320, "num_heads": 40}' --runs native:2,ours:2  # CPU smoke
 """
 from __future__ import annotations
@@ -149,13 +149,24 @@ def extrapolate(run: dict, windows: int) -> float | None:
     return round(times[0] + later * (windows - 1), 1)
 
 
+def parse_runs(text: str, window: int, motion: int) -> list[tuple[str, set, int]]:
+    """"name[@speedup+speedup]:N" (N windows) or ":Nf" (N frames); names: native, ours, ours_audio2."""
+    runs = []
+    for spec in text.split(","):
+        head, count = spec.split(":")
+        name, _, speedups = head.partition("@")
+        total = int(count[:-1]) if count.endswith("f") else frames_for(int(count), window, motion)
+        runs.append((name, set(filter(None, speedups.split("+"))), total))
+    return runs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
     ap.add_argument("--runs", default="native:3,ours:3,ours_audio2:2",
-                    help="name:N windows or name:Nf frames; names: native, ours, ours_audio2")
-    ap.add_argument("--speedups", default="", help="any of sage,fp8,compile,easycache (fp8: every run's MODEL)")
+                    help="name[@speedups]:N windows or :Nf frames; names native, ours, ours_audio2; speedups joined "
+                         "by '+' from sage, fp8, compile, easycache (e.g. ours@sage+fp8+compile:1500f)")
     ap.add_argument("--minute-frames", type=int, default=1500)
     ap.add_argument("--dims", help="JSON overriding the model/video dims (the native patch needs 40 heads)")
     ap.add_argument("--out")
@@ -168,45 +179,45 @@ def main():
     windows_mod = import_module(pack.__name__ + ".wan_multitalk.video.windows")
     device = mm.get_torch_device()
     wdtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    speedups = set(filter(None, args.speedups.split(",")))
+    window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
+    runs = parse_runs(args.runs, window, motion)
     t0 = time.perf_counter()
     state = af.build_wan_state(dims, device, wdtype)
-    fp8 = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True} if "fp8" in speedups else {}
-    model = af.load_wan(state, fp8)
+    fp8_options = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True}
+    models = {fp8: af.load_wan(state, fp8_options if fp8 else {}) for fp8 in {"fp8" in s for _, s, _ in runs}}
     adapter_sd = af.adapter_state(dims, device, wdtype)
     handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
                                           "infinitetalk")
     vae = random_vae(dims["width"], device, args.tiny)
-    window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
     minute_windows = len(windows_mod.plan_windows(args.minute_frames, window, motion))
-    plans = [(name, int(n[:-1]) if n.endswith("f") else frames_for(int(n), window, motion))
-             for name, n in (r.split(":") for r in args.runs.split(","))]
-    inputs = inputs_for(dims, max(total for _, total in plans), device)
-    ours_model = hs.with_speedups(model, "compile" in speedups, "easycache" in speedups)
+    inputs = inputs_for(dims, max(total for _, _, total in runs), device)
     logs = hs.LogTail()
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,
-              "dims": dims, "steps": STEPS, "speakers": SPEAKERS, "speedups": sorted(speedups),
-              "build_s": round(time.perf_counter() - t0, 1), "minute_windows": minute_windows, "runs": {}}
+              "dims": dims, "steps": STEPS, "speakers": SPEAKERS, "build_s": round(time.perf_counter() - t0, 1),
+              "minute_windows": minute_windows, "runs": {}}
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
-    for name, total in plans:
+    for name, speedups, total in runs:
         logs.take()
+        model = models["fp8" in speedups]
         try:
-            if name == "native":
-                run = run_native(model, af.native_patch(adapter_sd, dims, model.model_dtype()), vae, dims, total,
-                                 device, inputs)
-            else:
-                with hs.host_attention("sage" in speedups):
-                    run = run_ours(pack, ours_model, handle, vae, dims, total, 2.0 if name == "ours_audio2" else 1.0,
-                                   device, inputs)
+            with hs.host_attention("sage" in speedups):
+                if name == "native":
+                    run = run_native(hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
+                                     af.native_patch(adapter_sd, dims, model.model_dtype()), vae, dims, total, device,
+                                     inputs)
+                else:
+                    run = run_ours(pack, hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
+                                   handle, vae, dims, total, 2.0 if name == "ours_audio2" else 1.0, device, inputs)
             run["minute_s_extrapolated"] = extrapolate(run, minute_windows)
         except Exception as exc:  # a crash is a result too
             run = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         lines = "\n".join(logs.take())
         run["sage_fallbacks"] = lines.count("Error running sage attention")
         run["easycache_skipped"] = [int(n) for n in re.findall(r"EasyCache - skipped (\d+)/", lines)]
-        report["runs"][f"{name}:{total}"] = run
-        print(json.dumps({name: run}), flush=True)
+        key = f"{name}@{'+'.join(sorted(speedups)) or 'default'}:{total}"
+        report["runs"][key] = run
+        print(json.dumps({key: run}), flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=1))
         mm.soft_empty_cache()
