@@ -116,12 +116,12 @@ def strip_token_masks(pack, speakers, dims):
 def our_model(pack, model, handle, speakers, dims):
     from importlib import import_module
 
-    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
+    adapter = import_module(pack.__name__ + ".nodes.host.adapter")
     patches = import_module(pack.__name__ + ".wan_multitalk.adapter.patches")
-    windows = torch.randn(speakers, dims["frames"], 5, 12, 768)
+    frame_audio = torch.randn(speakers, dims["frames"], 5, 12, 768)
     masks = strip_token_masks(pack, speakers, dims) if speakers > 1 else None
-    cond = patches.AudioConditioning(handle.module, windows, masks, 1.0, (), attention=glue.host_attention)
-    return glue.patch_model(model, handle, cond)
+    cond = patches.AudioConditioning(handle.module, frame_audio, masks, 1.0, (), attention=adapter.host_attention)
+    return adapter.patch_model(model, handle, cond)
 
 
 def native_patch(adapter_sd, dims, dtype):
@@ -157,7 +157,7 @@ def norm_precision(pack, handle, dims, device) -> dict:
     """The adapter's norm_x in the compute dtype against the explicit float32 LayerNorm (max abs error)."""
     from importlib import import_module
 
-    host = import_module(pack.__name__ + ".wan_multitalk.adapter.host")
+    host = import_module(pack.__name__ + ".wan_multitalk.adapter.ops")
     norm = handle.module.blocks[0].norm_x
     x = (torch.randn(1, 4096, dims["dim"], device=device) * 3).to(torch.float16 if device.type == "cuda" else torch.float32)
     ref = torch.nn.functional.layer_norm(x.float(), norm.normalized_shape, norm.weight.to(device).float(),
@@ -210,14 +210,14 @@ def main():
     import comfy.samplers
     from importlib import import_module
 
-    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
-    guider_mod = import_module(pack.__name__ + ".nodes.adapter_nodes")
+    adapter = import_module(pack.__name__ + ".nodes.host.adapter")
+    guider_mod = import_module(pack.__name__ + ".nodes.host.guider")
     device = mm.get_torch_device()
     wdtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     t0 = time.perf_counter()
     model = build_wan(dims, device, wdtype)
     adapter_sd = adapter_state(dims, device, wdtype)
-    handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
+    handle = adapter.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})}, "infinitetalk")
     print(f"built models in {time.perf_counter() - t0:.1f} s; compute dtype {model.model_dtype()}", flush=True)
     lat_frames = (dims["frames"] - 1) // 4 + 1

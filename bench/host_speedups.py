@@ -132,7 +132,7 @@ def main():
     import comfy.model_management as mm
     import comfy.samplers
 
-    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
+    adapter = import_module(pack.__name__ + ".nodes.host.adapter")
     device = mm.get_torch_device()
     cuda = device.type == "cuda"
     wdtype = torch.bfloat16 if cuda else torch.float32
@@ -141,7 +141,7 @@ def main():
     torch.manual_seed(0)
     wan_sd_meta = af.build_wan_state(dims, device, wdtype)
     models = {False: af.load_wan(wan_sd_meta, {})}
-    handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in af.adapter_state(dims, device, wdtype).items()},
+    handle = adapter.adapter_from_state_dict({k: v.cpu() for k, v in af.adapter_state(dims, device, wdtype).items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
                                           "infinitetalk")
     report = {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__, "dims": dims,

@@ -62,13 +62,13 @@ def main():
     import comfy.model_management as mm
     import comfy.samplers
 
-    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
-    loop = import_module(pack.__name__ + ".nodes.long_video_loop")
+    adapter = import_module(pack.__name__ + ".nodes.host.adapter")
+    runner = import_module(pack.__name__ + ".nodes.host.long_video")
     embeds_mod = import_module(pack.__name__ + ".wan_multitalk.embeds")
     device = mm.get_torch_device()
     wdtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = af.build_wan(dims, device, wdtype)
-    handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in af.adapter_state(dims, device, wdtype).items()},
+    handle = adapter.adapter_from_state_dict({k: v.cpu() for k, v in af.adapter_state(dims, device, wdtype).items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
                                           "infinitetalk")
     vae = random_vae(dims["width"], device, args.tiny)
@@ -81,7 +81,7 @@ def main():
     clip = comfy.clip_vision.Output()
     clip["penultimate_hidden_states"] = torch.randn(1, 257, 1280, generator=g)
     reference = torch.rand(1, dims["height"], dims["width"], 3, generator=g)
-    plan = loop.LongPlan(vae=vae, width=dims["width"], height=dims["height"], window=window, motion=motion,
+    plan = runner.LongVideoPlan(vae=vae, width=dims["width"], height=dims["height"], window_size=window, motion=motion,
                          mode="infinitetalk", colour_strength=1.0, reference=reference, source_video=None,
                          source_fps=25.0, face_mask=None, denoise=1.0, clip_vision_output=clip,
                          output_folder=args.output_folder)
@@ -97,11 +97,11 @@ def main():
             torch.cuda.synchronize()
         stamps.setdefault(info["window"].index, {})[event] = time.perf_counter()
 
-    loop.HOOKS.append(hook)
+    job = runner.LongVideoJob(model, handle, embeds, plan, [positive], negative, sampler, sigmas,
+                              runner.WindowNoise(0), (args.text_cfg, args.audio_cfg))
     start = time.perf_counter()
     with torch.inference_mode():  # as ComfyUI's executor runs every node
-        frames, _ = loop.run_long_video(model, handle, embeds, plan, [positive], negative, sampler, sigmas, 0, None,
-                                        args.text_cfg, args.audio_cfg, total)
+        frames, _ = runner.LongVideoRunner(observers=[hook]).run(job)
     wall = time.perf_counter() - start
     rows = []
     for index in sorted(stamps):

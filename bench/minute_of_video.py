@@ -43,15 +43,17 @@ def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -
     """Our long-video sampler (as MTS_LongVideoSampler runs it) over `total` frames; per-window wall times."""
     import comfy.samplers
 
-    loop = import_module(pack.__name__ + ".nodes.long_video_loop")
+    runner = import_module(pack.__name__ + ".nodes.host.long_video")
     embeds_mod = import_module(pack.__name__ + ".wan_multitalk.embeds")
     window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
     embeds = embeds_mod.SpeakerEmbeds(features=inputs["features"][:, :total], fps=FPS, silence=inputs["silence"])
-    plan = loop.LongPlan(vae=vae, width=dims["width"], height=dims["height"], window=window, motion=motion,
-                         mode="infinitetalk", colour_strength=1.0, reference=inputs["reference"], source_video=None,
-                         source_fps=FPS, face_mask=None, denoise=1.0, clip_vision_output=inputs["clip"],
-                         output_folder="")
+    plan = runner.LongVideoPlan(vae=vae, width=dims["width"], height=dims["height"], window_size=window, motion=motion,
+                                mode="infinitetalk", colour_strength=1.0, reference=inputs["reference"],
+                                source_video=None, source_fps=FPS, face_mask=None, denoise=1.0,
+                                clip_vision_output=inputs["clip"], output_folder="")
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", STEPS)
+    job = runner.LongVideoJob(model, handle, embeds, plan, [inputs["positive"]], inputs["negative"],
+                              comfy.samplers.sampler_object("euler"), sigmas, runner.WindowNoise(0), (1.0, audio_cfg))
     done = []
 
     def hook(event, info):
@@ -62,17 +64,11 @@ def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -
                 print(json.dumps({"ours window": info["window"].index + 1, "s": round(done[-1][1] - done[-2][1], 2)}),
                       flush=True)
 
-    loop.HOOKS.append(hook)
-    try:
-        start = time.perf_counter()
-        with torch.inference_mode():
-            frames, _ = loop.run_long_video(model, handle, embeds, plan, [inputs["positive"]], inputs["negative"],
-                                            comfy.samplers.sampler_object("euler"), sigmas, 0, None, 1.0, audio_cfg,
-                                            total)
-        sync(device)
-        wall = time.perf_counter() - start
-    finally:
-        loop.HOOKS.remove(hook)
+    start = time.perf_counter()
+    with torch.inference_mode():  # as ComfyUI's executor runs every node
+        frames, _ = runner.LongVideoRunner(observers=[hook]).run(job)
+    sync(device)
+    wall = time.perf_counter() - start
     starts = [t for e, t in done if e == "window_start"]
     ends = [t for e, t in done if e == "window_done"]
     return {"frames": int(frames.shape[0]), "wall_s": round(wall, 2),
@@ -175,7 +171,7 @@ def main():
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
 
-    glue = import_module(pack.__name__ + ".nodes.adapter_glue")
+    adapter = import_module(pack.__name__ + ".nodes.host.adapter")
     windows_mod = import_module(pack.__name__ + ".wan_multitalk.video.windows")
     device = mm.get_torch_device()
     wdtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -186,11 +182,11 @@ def main():
     fp8_options = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True}
     models = {fp8: af.load_wan(state, fp8_options if fp8 else {}) for fp8 in {"fp8" in s for _, s, _ in runs}}
     adapter_sd = af.adapter_state(dims, device, wdtype)
-    handle = glue.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
+    handle = adapter.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
                                           "infinitetalk")
     vae = random_vae(dims["width"], device, args.tiny)
-    minute_windows = len(windows_mod.plan_windows(args.minute_frames, window, motion))
+    minute_windows = len(windows_mod.split_windows(args.minute_frames, window, motion))
     inputs = inputs_for(dims, max(total for _, _, total in runs), device)
     logs = hs.LogTail()
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,

@@ -11,7 +11,7 @@
 import { app } from "../../scripts/app.js";
 import { SpeakerEditor } from "./speaker_masks/editor.js";
 import { installPasteListener } from "./speaker_masks/images.js";
-import { NODE_CLASS, WIDGET_TYPE } from "./speaker_masks/state.js";
+import { NODE_CLASS, WIDGET_TYPE, regionSchema } from "./speaker_masks/state.js";
 
 /** Wrap a node-type hook: the original runs first, then `after` on the node's editor (when it has one). */
 function chainHook(nodeType, hook, after) {
@@ -39,8 +39,8 @@ app.registerExtension({
 
   getCustomWidgets() {
     return {
-      [WIDGET_TYPE](node, inputName) {
-        const editor = new SpeakerEditor(node, inputName);
+      [WIDGET_TYPE](node, inputName, inputData) {
+        const editor = new SpeakerEditor(node, inputName, regionSchema(node, inputName, inputData));
         return { widget: editor.widget, minWidth: 380, minHeight: 420 };
       },
     };

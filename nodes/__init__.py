@@ -1,7 +1,12 @@
-"""Thin V3 nodes: inputs, validation, calls into `wan_multitalk`, outputs. Only this package imports comfy."""
+"""Thin V3 nodes: inputs, validation, calls into `wan_multitalk` and `host`, outputs. Only this package imports
+comfy, and within it only `host` touches more of ComfyUI than the node schemas."""
 from comfy_api.latest import ComfyExtension, io
 
-from .registry import NODES
+from .host.folders import register_model_folders
+
+register_model_folders()  # before the node modules list the models in their schemas
+
+from .registry import NODES  # noqa: E402
 
 
 class MultiTalkStudioExtension(ComfyExtension):

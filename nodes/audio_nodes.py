@@ -2,66 +2,25 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
-from ..wan_multitalk.audio.features import encode_features
-from ..wan_multitalk.audio.placement import MODES, mix_tracks, place_features, plan_placement
-from ..wan_multitalk.audio.silence import silence_row
+from ..wan_multitalk.audio.placement import MODES, mix_tracks, parse_start_times, place_features, place_tracks
 from ..wan_multitalk.audio.wav2vec2 import load_wav2vec2
 from ..wan_multitalk.audio.waveform import normalize_loudness as loudness_normalized, prepare_waveform
-from ..wan_multitalk.embeds import SpeakerEmbeds
-from ..wan_multitalk.errors import InputError
-from ..wan_multitalk.masks import validate_masks
+from ..wan_multitalk.embeds import SpeakerEmbeds, check_speaker_masks, describe
+from ..wan_multitalk.limits import MAX_SPEAKERS
+from ..wan_multitalk.timebase import duration
 from ..wan_multitalk.video.long_video import fit_audio
-from .host_glue import WAV2VEC2_FOLDER, list_models, register_model_folders, resolve_model, torch_device
-from .types import EMBEDS, WAV2VEC2
+from .host.folders import WAV2VEC2_FOLDER, list_models, resolve_model
+from .host.wav2vec2 import Wav2VecHandle, torch_device
+from .sockets import EMBEDS, WAV2VEC2
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio/audio"
-MAX_SPEAKERS = 4
 PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-register_model_folders()
-
-
-class Wav2VecHandle:
-    """The loaded encoder plus where it computes; it lives on the offload device between runs."""
-
-    def __init__(self, model, dtype, device_choice: str):
-        self.model, self.dtype, self.device_choice = model, dtype, device_choice
-        self._silence = {}
-
-    def compute_device_and_dtype(self):
-        device = torch_device(self.device_choice)
-        # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
-        return device, (self.dtype if device.type != "cpu" else torch.float32)
-
-    @contextmanager
-    def on_compute_device(self):
-        """Move the encoder to its compute device once for all tracks of a run, then back to rest (instead of
-        there and back for every track)."""
-        device, dtype = self.compute_device_and_dtype()
-        param = next(self.model.parameters())
-        rest = (param.device, param.dtype)
-        self.model.to(device=device, dtype=dtype)
-        try:
-            yield self
-        finally:
-            self.model.to(device=rest[0], dtype=rest[1])
-
-    def silence_row(self, fps: float) -> torch.Tensor:
-        if fps not in self._silence:
-            device, dtype = self.compute_device_and_dtype()
-            self._silence[fps] = silence_row(self.model, fps=fps, device=device, dtype=dtype)
-        return self._silence[fps]
-
-    def encode(self, wave16k, fps, input_name, progress=None):
-        device, dtype = self.compute_device_and_dtype()
-        return encode_features(self.model, wave16k, fps=fps, device=device, dtype=dtype,
-                               input_name=input_name, progress=progress)
 
 
 class Wav2VecModelLoader(io.ComfyNode):
@@ -71,14 +30,16 @@ class Wav2VecModelLoader(io.ComfyNode):
             node_id="MTS_Wav2VecModelLoader",
             display_name="Wav2vec2 Model Loader",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "Wav2VecModelLoader", "DownloadAndLoadWav2VecModel",
+                            "chinese-wav2vec2-base", "audio encoder"],
             description="Loads chinese-wav2vec2-base, the audio encoder MultiTalk and InfiniteTalk were trained with.",
             inputs=[
                 io.Combo.Input("model", options=list_models("audio_encoders", WAV2VEC2_FOLDER, with_hf_folders=True),
                                tooltip="chinese-wav2vec2-base: one safetensors file in models/audio_encoders or "
                                        "models/wav2vec2, or its Hugging Face folder in models/wav2vec2."),
-                io.Combo.Input("precision", options=list(PRECISIONS), default="fp16",
+                io.Combo.Input("precision", options=list(PRECISIONS), default="fp16", advanced=True,
                                tooltip="Compute precision on the GPU. On the CPU the encoder always runs in fp32."),
-                io.Combo.Input("device", options=["main_device", "cpu"], default="main_device",
+                io.Combo.Input("device", options=["main_device", "cpu"], default="main_device", advanced=True,
                                tooltip="Where the audio is encoded. The model rests on the offload device between runs."),
             ],
             outputs=[WAV2VEC2.Output(display_name="wav2vec2",
@@ -95,70 +56,49 @@ class Wav2VecModelLoader(io.ComfyNode):
         return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
 
 
-def _speaker_tracks(audios: list) -> list[tuple[str, dict]]:
-    return [(f"audio_{k + 1}", a) for k, a in enumerate(audios) if a is not None]
-
-
-def _check_masks(masks, include_background: bool, num_tracks: int) -> int:
-    """How many speakers the masks describe; raises before any encoding when they do not fit."""
-    if masks is None:
-        return 0
-    speakers = masks.shape[0] - (1 if include_background else 0)
-    if speakers < 1:
-        raise InputError("ref_target_masks", "holds only a background mask.", "Add one mask per speaker before it.")
-    if speakers > MAX_SPEAKERS:
-        raise InputError("ref_target_masks", f"has {speakers} speaker masks; at most {MAX_SPEAKERS} speakers are supported.",
-                         "Pass at most four speaker masks (plus an optional background).")
-    if num_tracks > 1 and speakers < num_tracks:
-        raise InputError("ref_target_masks", f"has {speakers} speaker mask(s) for {num_tracks} audio tracks.",
-                         "Give one mask per audio track, in the same order (speaker 1 = audio_1).")
-    validate_masks(masks, "ref_target_masks", has_background=include_background)
-    return speakers
-
-
-def _parse_starts(text: str, count: int):
-    items = [t for t in text.replace(";", ",").split(",") if t.strip()]
-    try:
-        return [float(t) for t in items]
-    except ValueError:
-        raise InputError("timeline_starts", f"'{text}' is not a list of seconds.",
-                         f"Type {count} start times in seconds, e.g. '0, 3.2'.") from None
+def placement_modes() -> io.DynamicCombo.Input:
+    """multi_audio_type, with timeline_starts shown only for timeline."""
+    starts = io.String.Input("timeline_starts", default="",
+                             tooltip="Start second of each track, comma separated, e.g. '0, 3.2'.")
+    return io.DynamicCombo.Input(
+        "multi_audio_type", options=[io.DynamicCombo.Option(mode, [starts] if mode == "timeline" else [])
+                                     for mode in MODES],
+        tooltip="para: all speakers start together (overlap possible). add: turn-taking in input order. timeline: "
+                "each track starts at its time in timeline_starts.")
 
 
 class Wav2VecEmbeds(io.ComfyNode):
     @classmethod
     def define_schema(cls):
+        # Fixed audio_1..4 rather than an Autogrow: ComfyUI 0.12.0's frontend (1.37) drops the second and later
+        # Autogrow links when a saved workflow is loaded again.
         audio_tip = "Voice of speaker {k}, any sample rate or channel count (mixed to mono for the encoder)."
         return io.Schema(
             node_id="MTS_Wav2VecEmbeds",
             display_name="Multi/InfiniteTalk Wav2vec2 Embeds",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "MultiTalkWav2VecEmbeds", "wav2vec2 embeds", "audio embeds",
+                            "speech features"],
             description="wav2vec2 features per video frame for 1-4 speakers, placed on one timeline.",
             inputs=[
                 WAV2VEC2.Input("wav2vec2", tooltip="From Wav2vec2 Model Loader."),
-                io.Audio.Input("audio_1", tooltip=audio_tip.format(k=1)),
-                io.Audio.Input("audio_2", optional=True, tooltip=audio_tip.format(k=2)),
-                io.Audio.Input("audio_3", optional=True, tooltip=audio_tip.format(k=3)),
-                io.Audio.Input("audio_4", optional=True, tooltip=audio_tip.format(k=4)),
+                *(io.Audio.Input(f"audio_{k}", optional=k > 1, tooltip=audio_tip.format(k=k))
+                  for k in range(1, MAX_SPEAKERS + 1)),
                 io.Mask.Input("ref_target_masks", optional=True,
                               tooltip="One mask per speaker in audio order (from Speaker Masks). Masks beyond the last "
                                       "audio are silent speakers: those people are held quiet."),
-                io.Boolean.Input("masks_include_background", default=False,
+                io.Boolean.Input("masks_include_background", default=False, advanced=True,
                                  tooltip="The last mask is the background, not a speaker."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01,
                                tooltip="Video frame rate; one feature row per frame. MultiTalk/InfiniteTalk use 25."),
-                io.Int.Input("num_frames", default=0, min=0, max=1_000_000,
+                io.Int.Input("num_frames", default=0, min=0, max=1_000_000, advanced=True,
                              tooltip="0 follows the audio. Otherwise the timeline is cut or padded with silence to this."),
-                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01, advanced=True,
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
-                io.Boolean.Input("normalize_loudness", default=True,
+                io.Boolean.Input("normalize_loudness", default=True, advanced=True,
                                  tooltip="Bring each voice to -23 LUFS before encoding, as the official code does. "
                                          "Silent tracks are left alone; the AUDIO output keeps the original levels."),
-                io.Combo.Input("multi_audio_type", options=list(MODES), default="para",
-                               tooltip="para: all speakers start together (overlap possible). add: turn-taking in input "
-                                       "order. timeline: each track starts at its time in timeline_starts."),
-                io.String.Input("timeline_starts", default="", optional=True,
-                                tooltip="For timeline: start second of each track, comma separated, e.g. '0, 3.2'."),
+                placement_modes(),
             ],
             outputs=[EMBEDS.Output(display_name="embeds",
                                    tooltip="Every speaker's features on the video timeline, for the samplers."),
@@ -169,15 +109,17 @@ class Wav2VecEmbeds(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, wav2vec2, audio_1, fps, num_frames, audio_scale, normalize_loudness, multi_audio_type,
-                masks_include_background, audio_2=None, audio_3=None, audio_4=None, ref_target_masks=None,
-                timeline_starts="") -> io.NodeOutput:
-        tracks = _speaker_tracks([audio_1, audio_2, audio_3, audio_4])
-        masked = _check_masks(ref_target_masks, masks_include_background, len(tracks))
+    def execute(cls, wav2vec2, audio_1, fps, num_frames, audio_scale, normalize_loudness, multi_audio_type: dict,
+                masks_include_background, audio_2=None, audio_3=None, audio_4=None,
+                ref_target_masks=None) -> io.NodeOutput:
+        tracks = [(f"audio_{k + 1}", a) for k, a in enumerate((audio_1, audio_2, audio_3, audio_4)) if a is not None]
+        masked = check_speaker_masks(ref_target_masks, masks_include_background, len(tracks))
         waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
-        starts = _parse_starts(timeline_starts or "", len(tracks)) if multi_audio_type == "timeline" else None
-        placement = plan_placement([w.shape[0] for w in waves], 16000, fps, multi_audio_type, starts,
-                                   starts_input="timeline_starts")
+        mode = multi_audio_type["multi_audio_type"]
+        starts = parse_start_times(multi_audio_type.get("timeline_starts"), len(tracks), "timeline_starts") \
+            if mode == "timeline" else None
+        placement = place_tracks([duration(a["waveform"].shape[-1], a["sample_rate"]) for _, a in tracks], fps,
+                                 mode, starts, starts_input="timeline_starts")
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
@@ -188,35 +130,18 @@ class Wav2VecEmbeds(io.ComfyNode):
                 features.append(wav2vec2.encode(wave, fps, name))
                 bar.update(1)
             silence = wav2vec2.silence_row(fps)
-        silent = list(range(len(tracks), max(masked, len(tracks))))
+        silent = tuple(range(len(tracks), max(masked, len(tracks))))
         total = num_frames or placement.total_frames
-        placed = place_features(features + [None] * len(silent), _with_silent(placement, len(silent)),
+        placed = place_features(features + [None] * len(silent), placement.with_silent_speakers(len(silent)),
                                 silence, total_frames=total)
 
         mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
         audio = fit_audio({"waveform": mix, "sample_rate": rate}, total, fps)
         embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=silence,
-                               masks=ref_target_masks, silent_speakers=tuple(silent))
-        summary = _summary(len(tracks), silent, total, fps)
+                               masks=ref_target_masks, silent_speakers=silent)
+        summary = describe(len(tracks), silent, total, fps)
         log.info("[MultiTalk Studio] %s", summary)
         return io.NodeOutput(embeds, audio, total, ui=ui.PreviewText(summary))
-
-
-def _with_silent(placement, extra: int):
-    """Silent speakers take no room on the timeline; they only need a slot in the feature stack."""
-    if not extra:
-        return placement
-    from dataclasses import replace
-
-    return replace(placement, lengths=placement.lengths + (0,) * extra, starts=placement.starts + (0,) * extra,
-                   start_frames=placement.start_frames + (0,) * extra, frame_counts=placement.frame_counts + (0,) * extra)
-
-
-def _summary(tracks: int, silent: list[int], frames: int, fps: float) -> str:
-    text = f"{tracks} voice track(s), {frames} frames ({frames / fps:.2f} s at {fps:g} fps)"
-    if silent:
-        text += "; silent speakers (held quiet): " + ", ".join(str(k + 1) for k in silent)
-    return text
 
 
 class SilentEmbeds(io.ComfyNode):
@@ -226,12 +151,13 @@ class SilentEmbeds(io.ComfyNode):
             node_id="MTS_SilentEmbeds",
             display_name="MultiTalk Silent Embeds",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "MultiTalkSilentEmbeds", "silence", "idle", "listening"],
             description="Features of real silence (closed mouths) for N frames: idle or listening segments.",
             inputs=[
                 WAV2VEC2.Input("wav2vec2", tooltip="The encoder whose silence the model should see."),
                 io.Int.Input("num_frames", default=81, min=1, max=1_000_000, tooltip="Length in video frames."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.01, tooltip="Video frame rate."),
-                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01,
+                io.Float.Input("audio_scale", default=1.0, min=-10.0, max=10.0, step=0.01, advanced=True,
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
                 io.Int.Input("num_speakers", default=1, min=1, max=MAX_SPEAKERS,
                              tooltip="How many quiet speakers. This node takes no masks: with more than one, the "

@@ -5,14 +5,38 @@ import torch
 from comfy_api.latest import io
 
 from ..wan_multitalk.errors import InputError
+from ..wan_multitalk.masks import check_video_size
+from ..wan_multitalk.timebase import check_window_size, exact_rate
 from ..wan_multitalk.video.long_video import fit_audio
 from ..wan_multitalk.video.resize import fit_to_video
-from ..wan_multitalk.video.windows import check_window_size, resample_frame_indices, target_frames
-from .long_video_loop import LongPlan, output_folder_path, run_long_video
-from .types import ADAPTER, EMBEDS, LONG_PLAN
+from ..wan_multitalk.video.windows import check_motion
+from .host.folders import output_folder_path
+from .host.long_video import LongVideoJob, LongVideoPlan, LongVideoRunner, WindowNoise
+from .sockets import ADAPTER, EMBEDS, LONG_PLAN
 
 CATEGORY = "MultiTalk Studio"
 MAX_PROMPTS = 4
+REFERENCE_IMAGE, DUBBING = "start image", "video to dub"
+
+
+def reference_choices() -> io.DynamicCombo.Input:
+    """What the windows are anchored on: the start image, or a video to dub with its own inputs. (start_image stays
+    outside the options: the frontend cannot build a node whose first option adds an input socket.)"""
+    dubbing = [
+        io.Image.Input("source_video",
+                       tooltip="A video (IMAGE batch) to re-voice. Each window takes the source frame at its start as "
+                               "the reference; the output keeps the source length."),
+        io.Float.Input("source_fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                       tooltip="Frame rate of source_video; it is resampled to the embeds' fps."),
+        io.Mask.Input("face_mask", optional=True,
+                      tooltip="Only the white regions change (differential denoise); one mask or one per source frame."),
+        io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01, advanced=True,
+                       tooltip="Below 1 starts from the source video (keeps more of it)."),
+    ]
+    return io.DynamicCombo.Input(
+        "reference", options=[io.DynamicCombo.Option(REFERENCE_IMAGE, []), io.DynamicCombo.Option(DUBBING, dubbing)],
+        tooltip="start image: a talking video from the start_image input. video to dub: re-voice a video, window by "
+                "window.")
 
 
 class LongI2VPlan(io.ComfyNode):
@@ -22,6 +46,8 @@ class LongI2VPlan(io.ComfyNode):
             node_id="MTS_LongI2VPlan",
             display_name="WanVideo Long I2V Multi/InfiniteTalk",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "WanVideoImageToVideoMultiTalk", "long i2v", "long video",
+                            "video dubbing", "lip sync"],
             description="Plans a talking video of any length: windows of frame_window_size frames, each continuing "
                         "from the last motion_frame frames of the one before. Everything is checked here, before "
                         "sampling starts. Connect to Multi/InfiniteTalk Long Video Sampler.",
@@ -41,19 +67,11 @@ class LongI2VPlan(io.ComfyNode):
                 io.Combo.Input("colour_match", options=["off", "on"], default="on",
                                tooltip="Match each window's colours to the reference (Lab, on the compute device) "
                                        "before its tail feeds the next window: prevents slow colour drift."),
-                io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("colour_match_strength", default=1.0, min=0.0, max=1.0, step=0.05, advanced=True,
                                tooltip="1 = full match (official default), 0 = none."),
+                reference_choices(),
                 io.Image.Input("start_image", optional=True,
-                               tooltip="The reference image (cover-resized and centre-cropped). Needed unless a source video is given."),
-                io.Image.Input("source_video", optional=True,
-                               tooltip="Dubbing: a video (IMAGE batch) to re-voice. Each window takes the source frame at its "
-                                       "start as the reference; the output keeps the source length."),
-                io.Float.Input("source_fps", default=25.0, min=1.0, max=240.0, step=0.001,
-                               tooltip="Frame rate of source_video; it is resampled to the embeds' fps."),
-                io.Mask.Input("face_mask", optional=True,
-                              tooltip="Dubbing: only the white regions change (differential denoise); one mask or one per source frame."),
-                io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
-                               tooltip="Dubbing: below 1 starts from the source video (keeps more of it). Needs source_video."),
+                               tooltip="The reference image (cover-resized and centre-cropped), for reference = start image."),
                 io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
                 io.String.Input("output_folder", default="",
                                 tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
@@ -64,35 +82,32 @@ class LongI2VPlan(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, width, height, frame_window_size, motion_frame, mode, colour_match, colour_match_strength,
-                source_fps, denoise, output_folder, start_image=None, source_video=None, face_mask=None,
-                clip_vision_output=None) -> io.NodeOutput:
+                reference: dict, output_folder, start_image=None, clip_vision_output=None) -> io.NodeOutput:
         window = check_window_size(frame_window_size, "frame_window_size")
-        if width % 16 or height % 16:
-            raise InputError("width/height", f"{width}x{height} is not a multiple of 16.", "Use multiples of 16, e.g. 832x480.")
-        if not 1 <= motion_frame < window:
-            raise InputError("motion_frame", f"{motion_frame} frames of overlap do not fit a {window}-frame window.",
-                             f"use 1 to {window - 1} (9 for InfiniteTalk, 25 for MultiTalk).")
-        if start_image is None and source_video is None:
-            raise InputError("start_image", "neither a start image nor a source video is connected.",
-                             "connect the reference image to start_image (or a video to source_video to dub it).")
-        if source_video is None and (face_mask is not None or denoise < 1.0):
-            raise InputError("face_mask" if face_mask is not None else "denoise", "only applies to dubbing.",
-                             "connect source_video, or disconnect face_mask and set denoise to 1.")
+        check_video_size(width, height)
+        motion = check_motion(motion_frame, window)
+        source_video = reference.get("source_video")
+        if reference["reference"] == REFERENCE_IMAGE and start_image is None:
+            raise InputError("start_image", "is not connected.",
+                             "connect the reference image, or set reference to 'video to dub' to re-voice a video.")
+        if reference["reference"] == DUBBING:
+            start_image = None  # the source video's keyframes are the references
+        source_fps, denoise = float(reference.get("source_fps", 25.0)), float(reference.get("denoise", 1.0))
+        face_mask = reference.get("face_mask")
         if source_video is not None:
-            resample_frame_indices(source_video.shape[0], source_fps, 25)  # validates source_fps and frames
+            exact_rate(source_fps, "source_fps")
         if face_mask is not None:
             face_mask = face_mask.reshape(-1, *face_mask.shape[-2:]).float()
-            if source_video is not None and face_mask.shape[0] not in (1, source_video.shape[0]):
+            if face_mask.shape[0] not in (1, source_video.shape[0]):
                 raise InputError("face_mask", f"has {face_mask.shape[0]} masks for {source_video.shape[0]} source frames.",
                                  "give one mask, or one per source frame.")
         folder = output_folder_path(output_folder)
         if folder is not None and folder.exists() and not folder.is_dir():
             raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
-        reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
+        fitted = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
-        return io.NodeOutput(LongPlan(vae, width, height, window, int(motion_frame), mode, strength, reference,
-                                      source_video, float(source_fps), face_mask, float(denoise), clip_vision_output,
-                                      output_folder))
+        return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, fitted, source_video,
+                                           source_fps, face_mask, denoise, clip_vision_output, output_folder))
 
 
 class LongVideoSampler(io.ComfyNode):
@@ -105,9 +120,12 @@ class LongVideoSampler(io.ComfyNode):
             node_id="MTS_LongVideoSampler",
             display_name="Multi/InfiniteTalk Long Video Sampler",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "WanVideoSampler", "long video sampler", "talking video",
+                            "lip sync"],
             description="Generates the whole talking video, window by window, with the host's own sampling: your "
                         "SAMPLER and SIGMAS, LoRAs and caches apply to every window. Output frames match the audio "
-                        "exactly (round(seconds x fps)); the AUDIO output is cut to the frames.",
+                        "exactly (the whole frames it covers, as the embeds count them); the AUDIO output is cut to the "
+                        "frames.",
             inputs=[
                 io.Model.Input("model", tooltip="Wan 2.1 I2V from the native loader (LoRAs and fp8 work)."),
                 ADAPTER.Input("adapter", tooltip="From Multi/InfiniteTalk Model Loader."),
@@ -141,27 +159,24 @@ class LongVideoSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, adapter, embeds, plan, positive, negative, sampler, sigmas, noise_seed, text_cfg,
                 audio_cfg, positive_2=None, positive_3=None, positive_4=None, noise=None, audio=None) -> io.NodeOutput:
-        fps = embeds.fps
-        if plan.source_video is not None:
-            total = int(resample_frame_indices(plan.source_video.shape[0], plan.source_fps, fps).numel())
-        elif audio is not None:
-            total = target_frames(audio["waveform"].shape[-1], audio["sample_rate"], fps)
-        else:
-            total = embeds.num_frames
-        if total < 1:
-            raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
-        if sigmas.shape[-1] < 2:
-            raise InputError("sigmas", "has no steps.", "connect a scheduler with at least 1 step.")
-        prompts = [positive]
-        for extra in (positive_2, positive_3, positive_4):
-            if extra is not None:
-                prompts.append(extra)
-        frames, folder = run_long_video(model, adapter, embeds, plan, prompts, negative, sampler, sigmas, noise_seed,
-                                        noise, text_cfg, audio_cfg, total)
-        count = len(frames)
-        images = frames[-1:] if folder is not None else frames
-        audio_in = audio if audio is not None else {"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}
-        return io.NodeOutput(images, fit_audio(audio_in, count, fps), count, str(folder or ""))
+        prompts = [positive] + [p for p in (positive_2, positive_3, positive_4) if p is not None]
+        job = LongVideoJob(model, adapter, embeds, plan, prompts, negative, sampler, sigmas,
+                           WindowNoise(noise_seed, noise), (text_cfg, audio_cfg), audio)
+        return run_sampler(job, LongVideoRunner())
+
+
+def run_sampler(job: LongVideoJob, runner: LongVideoRunner) -> io.NodeOutput:
+    """Check the job, run it, and make the sampler's outputs: the frames (only the last with an output folder),
+    the audio cut to them, the count and the folder."""
+    if job.total_frames < 1:
+        raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
+    if job.sigmas.shape[-1] < 2:
+        raise InputError("sigmas", "has no steps.", "connect a scheduler with at least 1 step.")
+    frames, folder = runner.run(job)
+    count = len(frames)
+    images = frames[-1:] if folder is not None else frames
+    audio = job.audio if job.audio is not None else {"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}
+    return io.NodeOutput(images, fit_audio(audio, count, job.embeds.fps), count, str(folder or ""))
 
 
 LONG_VIDEO_NODES = [LongI2VPlan, LongVideoSampler]

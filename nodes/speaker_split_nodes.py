@@ -4,45 +4,51 @@ from __future__ import annotations
 import logging
 import os
 
-import folder_paths
 import torch
 from comfy_api.latest import io, ui
 
 from ..wan_multitalk.audio.diarization import diarize
-from ..wan_multitalk.audio.speaker_gating import (MAX_SPEAKERS, bridge_short_gaps, gate_tracks, onset_order,
-                                                  parse_order, speaker_masks, summarize)
+from ..wan_multitalk.audio.speaker_gating import (activity_masks, bridge_short_gaps, gate_tracks, onset_order,
+                                                  parse_order, summarize)
 from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
-from ..wan_multitalk.audio.timing import check_sample_rate
 from ..wan_multitalk.audio.voice_encoder import resolve_weights
 from ..wan_multitalk.audio.waveform import as_channels_first
 from ..wan_multitalk.errors import InputError
-from .host_glue import list_models, resolve_model
+from ..wan_multitalk.limits import MAX_SPEAKERS
+from ..wan_multitalk.timebase import check_sample_rate
+from .host.folders import DIARIZATION_FOLDER, list_models, voice_encoder_candidates
 
 log = logging.getLogger("multitalk_studio")
 CATEGORY = "MultiTalk Studio/audio"
 MODES = ("auto diarization", "timeline")
 MIN_TIMELINE_SECONDS = 0.1
-DIARIZATION_FOLDER = "diarization"
-WEIGHT_EXTENSIONS = {".pt", ".pth", ".safetensors"}
 AUTO_WEIGHTS = "auto"
 
 
-def register_diarization_folder() -> None:
-    """`models/diarization` (voice encoder weights) is not a core folder; register it with weight-file extensions."""
-    folder_paths.add_model_folder_path(DIARIZATION_FOLDER, os.path.join(folder_paths.models_dir, DIARIZATION_FOLDER))
-    paths, extensions = folder_paths.folder_names_and_paths[DIARIZATION_FOLDER]
-    if not extensions:  # created just now (or by extra_model_paths.yaml) without a filter: list weight files only
-        folder_paths.folder_names_and_paths[DIARIZATION_FOLDER] = (paths, set(WEIGHT_EXTENSIONS))
-
-
-register_diarization_folder()
-
-
-def weight_candidates(choice: str) -> list[str]:
-    """Files to try for the voice encoder: the chosen one, or for auto every file in models/diarization."""
-    if choice != AUTO_WEIGHTS:
-        return [resolve_model(choice, DIARIZATION_FOLDER, input_name="voice_encoder")]
-    return [p for p in (folder_paths.get_full_path(DIARIZATION_FOLDER, n) for n in list_models(DIARIZATION_FOLDER)) if p]
+def split_modes() -> io.DynamicCombo.Input:
+    """The two ways to say who speaks when, each with only its own inputs."""
+    auto = [
+        io.Int.Input("num_speakers", default=0, min=0, max=MAX_SPEAKERS,
+                     tooltip="0 = find the number of speakers (1-4), or fix it to 2-4."),
+        io.Float.Input("min_gap_seconds", default=0.5, min=0.0, max=5.0, step=0.05, advanced=True,
+                       tooltip="Pauses, speaker changes and overlaps shorter than this do not flip the speaker (a "
+                               "short pause stays in the speaker's track)."),
+        io.Combo.Input("voice_encoder", options=[AUTO_WEIGHTS, *list_models(DIARIZATION_FOLDER)], default=AUTO_WEIGHTS,
+                       advanced=True,
+                       tooltip="The voice encoder weights (resemblyzer's pretrained.pt, 17 MB) in models/diarization. "
+                               "auto: the first file there, else the copy inside an installed resemblyzer package."),
+        io.Boolean.Input("detect_overlap", default=True, advanced=True,
+                         tooltip="Where two people talk at once, give that stretch to both tracks. Off: every moment "
+                                 "goes to one speaker only."),
+    ]
+    timeline = [io.String.Input("timeline", default="", multiline=True,
+                                tooltip=f"speaker: start-end seconds, e.g. '{EXAMPLE}'. A speaker may have several "
+                                        "spans ('1: 0-3.2 6.5-end'); overlapping spans go to both.")]
+    return io.DynamicCombo.Input(
+        "mode", options=[io.DynamicCombo.Option(MODES[0], auto), io.DynamicCombo.Option(MODES[1], timeline)],
+        tooltip="auto diarization: find who speaks when from the voices (offline, CPU; works best when voices are "
+                "distinct; where two talk at once both tracks get it). timeline: you type who speaks when; no model, "
+                "exact to the sample.")
 
 
 class AudioToSpeakers(io.ComfyNode):
@@ -52,36 +58,18 @@ class AudioToSpeakers(io.ComfyNode):
             node_id="MTS_AudioToSpeakers",
             display_name="Audio to Speakers",
             category=CATEGORY,
+            search_aliases=["multitalk", "infinitetalk", "diarization", "speaker separation", "split speakers",
+                            "who speaks when"],
             description="Splits one recorded conversation into one track per speaker (the original audio, gated "
                         "to when that person speaks), ready for the Wav2vec2 Embeds node in para mode. Offline.",
             inputs=[
                 io.Audio.Input("audio", tooltip="One recording of the whole conversation, any sample rate or channels."),
-                io.Combo.Input("mode", options=list(MODES), default=MODES[0],
-                               tooltip="auto diarization: find who speaks when from the voices (offline, CPU; works "
-                                       "best when voices are distinct; where two talk at once both tracks get it). "
-                                       "timeline: you type who speaks when below; no model, exact to the sample."),
-                io.Int.Input("num_speakers", default=0, min=0, max=MAX_SPEAKERS,
-                             tooltip="auto diarization: 0 = find the number of speakers (1-4), or fix it to 2-4. "
-                                     "Ignored in timeline mode."),
-                io.String.Input("timeline", default="", multiline=True,
-                                tooltip=f"timeline mode: speaker: start-end seconds, e.g. '{EXAMPLE}'. A speaker may "
-                                        "have several spans ('1: 0-3.2 6.5-end'); overlapping spans go to both."),
+                split_modes(),
                 io.String.Input("order", default="",
                                 tooltip="Reorder the output tracks, e.g. '2,1' puts speaker 2 on audio_1. Empty: in "
                                         "auto mode who speaks first is speaker 1; in timeline mode your numbers."),
-                io.Float.Input("min_gap_seconds", default=0.5, min=0.0, max=5.0, step=0.05,
-                               tooltip="auto diarization: pauses, speaker changes and overlaps shorter than this do "
-                                       "not flip the speaker (a short pause stays in the speaker's track)."),
-                io.Int.Input("fade_ms", default=20, min=0, max=500,
+                io.Int.Input("fade_ms", default=20, min=0, max=500, advanced=True,
                              tooltip="Length of the fade in/out added outside each cut, so gating does not click."),
-                io.Combo.Input("voice_encoder", options=[AUTO_WEIGHTS, *list_models(DIARIZATION_FOLDER)],
-                               default=AUTO_WEIGHTS, optional=True,
-                               tooltip="auto diarization: the voice encoder weights (resemblyzer's pretrained.pt, "
-                                       "17 MB) in models/diarization. auto: the first file there, else the copy inside "
-                                       "an installed resemblyzer package. Timeline mode needs none."),
-                io.Boolean.Input("detect_overlap", default=True, optional=True,
-                                 tooltip="auto diarization: where two people talk at once, give that stretch to both "
-                                         "tracks. Off: every moment goes to one speaker only."),
             ],
             outputs=[*(io.Audio.Output(display_name=f"audio_{k + 1}",
                                        tooltip=f"Speaker {k + 1}'s track: the recording, silent where speaker "
@@ -93,32 +81,33 @@ class AudioToSpeakers(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, audio, mode, num_speakers, timeline, order, min_gap_seconds, fade_ms,
-                voice_encoder=AUTO_WEIGHTS, detect_overlap=True) -> io.NodeOutput:
+    def execute(cls, audio, mode: dict, order, fade_ms) -> io.NodeOutput:
         rate = check_sample_rate(audio["sample_rate"], "audio")
         wave = as_channels_first(audio["waveform"], "audio", rate)
         num_samples = wave.shape[-1]
         if float(wave.abs().max()) < 1e-4:
             raise InputError("audio", "is silent (peak below -80 dBFS): there is nobody to assign.",
                              "Connect a recording that contains speech.")
-        if mode == "timeline":
+        if mode["mode"] == "timeline":
             if num_samples < MIN_TIMELINE_SECONDS * rate:
                 raise InputError("audio", f"is only {num_samples / rate:.3f} s long.", "Connect the whole conversation.")
-            segments = parse_timeline(timeline, rate, num_samples, "timeline")
+            segments = parse_timeline(mode["timeline"], rate, num_samples, "timeline")
             count = max(s.speaker for s in segments) + 1
-            masks = speaker_masks(segments, num_samples, count)
+            masks = activity_masks(segments, num_samples, count)
             how = "timeline"
-        elif mode == "auto diarization":
-            weights = resolve_weights(weight_candidates(voice_encoder), "voice_encoder")
-            segments, count = diarize(audio["waveform"], rate, int(num_speakers), float(min_gap_seconds), "audio",
-                                      weights=[weights], detect_overlap=bool(detect_overlap))
-            masks = speaker_masks(segments, num_samples, count)
-            masks = bridge_short_gaps(masks, int(round(min_gap_seconds * rate)))
+        elif mode["mode"] == "auto diarization":
+            requested, min_gap = int(mode["num_speakers"]), float(mode["min_gap_seconds"])
+            weights = resolve_weights(voice_encoder_candidates(mode["voice_encoder"], AUTO_WEIGHTS, "voice_encoder"),
+                                      "voice_encoder")
+            segments, count = diarize(audio["waveform"], rate, requested, min_gap, "audio", weights=[weights],
+                                      detect_overlap=bool(mode["detect_overlap"]))
+            masks = activity_masks(segments, num_samples, count)
+            masks = bridge_short_gaps(masks, int(round(min_gap * rate)))
             masks = masks[onset_order(masks)]
-            how = (f"auto diarization, {count} speaker(s) {'found' if not num_speakers else 'requested'}, "
+            how = (f"auto diarization, {count} speaker(s) {'found' if not requested else 'requested'}, "
                    f"voice encoder {os.path.basename(weights)}")
         else:
-            raise InputError("mode", f"'{mode}' is not a mode.", f"Choose one of: {', '.join(MODES)}.")
+            raise InputError("mode", f"'{mode['mode']}' is not a mode.", f"Choose one of: {', '.join(MODES)}.")
         masks = masks[parse_order(order, count, "order")]
         tracks = gate_tracks(wave, masks, int(round(fade_ms * rate / 1000)))
         silent = torch.zeros_like(wave)

@@ -6,16 +6,20 @@ skipped with the reason printed in the header and again, loudly, in the summary.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 import adapter_factory
+import cached_assets
 import host_audio
 import soundfile
 from comfy_host import ComfyHost, find_host
 
 HOST_ROOT, HOST_REASON = find_host()
+if cached_assets.resemblyzer_root() is not None:  # after everything installed: an installed resemblyzer wins
+    sys.path.append(str(cached_assets.resemblyzer_root()))
 HOST_DIRS = ("host", "browser")
 
 

@@ -12,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = [p for d in ("wan_multitalk", "nodes") for p in (ROOT / d).rglob("*.py")] + [ROOT / "__init__.py"]
 
 
+def relative_imports(path: Path) -> list[tuple[int, int, str]]:
+    """(line, level, module) of every relative import."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [(node.lineno, node.level, node.module or "") for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level > 0]
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
@@ -36,3 +43,17 @@ def test_library_never_imports_the_host():
     bad = [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in library for line, name in imported_modules(p)
            if name.split(".")[0] in host_modules]
     assert not bad, "wan_multitalk must stay host-free:\n" + "\n".join(bad)
+
+
+def test_node_modules_are_schemas_over_the_host_package():
+    """Outside nodes/host/, a node module talks to ComfyUI only through comfy_api (and comfy.utils' progress bar):
+    sampling, folders and the memory manager are the host package's, and no node module borrows another's."""
+    node_modules = [p for p in (ROOT / "nodes").glob("*.py") if p.name not in ("__init__.py", "registry.py")]
+    assert node_modules
+    allowed = {"comfy_api", "comfy.utils"}
+    bad = [f"{p.name}:{line} imports {name}" for p in node_modules for line, name in imported_modules(p)
+           if name.split(".")[0] in ("comfy", "comfy_api", "comfy_extras", "comfy_execution", "folder_paths",
+                                     "node_helpers") and not any(name == a or name.startswith(a + ".") for a in allowed)]
+    bad += [f"{p.name}:{line} imports .{module}" for p in node_modules for line, level, module in relative_imports(p)
+            if level == 1 and module.split(".")[0] not in ("host", "sockets")]
+    assert not bad, "host integration belongs in nodes/host/:\n" + "\n".join(bad)

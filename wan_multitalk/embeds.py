@@ -5,6 +5,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .audio.frame_audio import frame_audio
+from .errors import InputError
+from .limits import MAX_SPEAKERS
+from .masks import validate_masks
+
 
 @dataclass
 class SpeakerEmbeds:
@@ -33,3 +38,33 @@ class SpeakerEmbeds:
     @property
     def num_frames(self) -> int:
         return int(self.features.shape[1])
+
+    def frame_audio(self, start: int, count: int) -> torch.Tensor:
+        """[S, count, rows, L, C]: the frame audio of video frames [start, start + count), silence past the end."""
+        return frame_audio(self.features, start, count, self.silence)
+
+
+def check_speaker_masks(masks: torch.Tensor | None, include_background: bool, num_tracks: int,
+                        input_name: str = "ref_target_masks") -> int:
+    """How many speakers the masks describe (0 without masks); raises before any encoding when they do not fit."""
+    if masks is None:
+        return 0
+    speakers = masks.shape[0] - (1 if include_background else 0)
+    if speakers < 1:
+        raise InputError(input_name, "holds only a background mask.", "Add one mask per speaker before it.")
+    if speakers > MAX_SPEAKERS:
+        raise InputError(input_name, f"has {speakers} speaker masks; at most {MAX_SPEAKERS} speakers are supported.",
+                         f"Pass at most {MAX_SPEAKERS} speaker masks (plus an optional background).")
+    if num_tracks > 1 and speakers < num_tracks:
+        raise InputError(input_name, f"has {speakers} speaker mask(s) for {num_tracks} audio tracks.",
+                         "Give one mask per audio track, in the same order (speaker 1 = audio_1).")
+    validate_masks(masks, input_name, has_background=include_background)
+    return speakers
+
+
+def describe(tracks: int, silent: tuple[int, ...], frames: int, fps: float) -> str:
+    """The one-line summary the embeds node shows and logs."""
+    text = f"{tracks} voice track(s), {frames} frames ({frames / fps:.2f} s at {fps:g} fps)"
+    if silent:
+        text += "; silent speakers (held quiet): " + ", ".join(str(k + 1) for k in silent)
+    return text

@@ -190,11 +190,16 @@ def validate_masks(masks: torch.Tensor, input_name: str, has_background: bool = 
                 "centre crop, and check the speaker order.")
 
 
+def check_video_size(width: int, height: int) -> None:
+    """A Wan 2.1 frame is a whole number of 16x16-pixel tokens."""
+    if height % WAN_PIXELS_PER_TOKEN or width % WAN_PIXELS_PER_TOKEN:
+        raise InputError("width/height", f"{width}x{height} is not a multiple of {WAN_PIXELS_PER_TOKEN}.",
+                         "use sizes divisible by 16, e.g. 832x480.")
+
+
 def wan_token_grid(height: int, width: int) -> tuple[int, int]:
     """Token grid (rows, cols) of a Wan 2.1 frame: one token per 16x16 pixels."""
-    if height % WAN_PIXELS_PER_TOKEN or width % WAN_PIXELS_PER_TOKEN:
-        raise InputError("width/height", f"{width}x{height} is not a multiple of 16.",
-                         "use sizes divisible by 16, e.g. 832x480.")
+    check_video_size(width, height)
     return height // WAN_PIXELS_PER_TOKEN, width // WAN_PIXELS_PER_TOKEN
 
 

@@ -1,7 +1,7 @@
 // MultiTalk Studio - Speaker Masks widget: canvas drawing helpers. Plain functions of a 2D context and a
 // layout `a` ({x, y, w, h}: where the image sits in the canvas, in CSS pixels); no editor state.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { TOKEN_PIXELS, SPEAKER_RGB, clamp01, css, regionExtent } from "./state.js";
+import { clamp01, css, regionExtent } from "./state.js";
 
 const HANDLES = [[0, 0], [0.5, 0], [1, 0], [1, 0.5], [1, 1], [0.5, 1], [0, 1], [0, 0.5]];
 
@@ -26,8 +26,8 @@ export function centredText(ctx, w, h, text, x = 0, y = 0) {
   ctx.fillText(text, x + (w - tw) / 2, y + h / 2);
 }
 
-/** Dim what the centre crop to the video size cuts away; optionally draw the token grid inside. */
-export function paintCrop(ctx, a, [iw, ih], [vw, vh], showGrid) {
+/** Dim what the centre crop to the video size cuts away; with `tokenPixels`, draw the token grid inside. */
+export function paintCrop(ctx, a, [iw, ih], [vw, vh], tokenPixels) {
   const scale = Math.max(vw / iw, vh / ih);
   const fx = Math.min(1, vw / scale / iw);
   const fy = Math.min(1, vh / scale / ih);
@@ -40,9 +40,9 @@ export function paintCrop(ctx, a, [iw, ih], [vw, vh], showGrid) {
   ctx.fillRect(a.x, y0 + h, a.w, a.y + a.h - y0 - h);
   ctx.fillRect(a.x, y0, x0 - a.x, h);
   ctx.fillRect(x0 + w, y0, a.x + a.w - x0 - w, h);
-  if (!showGrid) return;
-  const cols = Math.max(1, Math.round(vw / TOKEN_PIXELS));
-  const rows = Math.max(1, Math.round(vh / TOKEN_PIXELS));
+  if (!tokenPixels) return;
+  const cols = Math.max(1, Math.round(vw / tokenPixels));
+  const rows = Math.max(1, Math.round(vh / tokenPixels));
   ctx.strokeStyle = "rgba(255,255,255,0.28)";
   ctx.lineWidth = 0.75;
   ctx.beginPath();
@@ -131,13 +131,13 @@ export function paintRegion(ctx, a, k, scratch, region, { rgb, selected, label, 
 }
 
 /** The dashed outline of speaker i's region when nothing is drawn (last run's regions or the auto strips). */
-export function paintGhost(ctx, a, box, i) {
+export function paintGhost(ctx, a, box, i, rgb) {
   ctx.setLineDash([5, 4]);
-  ctx.strokeStyle = css(SPEAKER_RGB[i % 4], 0.9);
+  ctx.strokeStyle = css(rgb, 0.9);
   ctx.lineWidth = 1.5;
   ctx.strokeRect(a.x + box[0] * a.w + 1, a.y + box[1] * a.h + 1, (box[2] - box[0]) * a.w - 2, (box[3] - box[1]) * a.h - 2);
   ctx.setLineDash([]);
-  tag(ctx, a.x + box[0] * a.w + 3, a.y + box[1] * a.h + 3, `${i + 1}`, css(SPEAKER_RGB[i % 4], 0.7));
+  tag(ctx, a.x + box[0] * a.w + 3, a.y + box[1] * a.h + 3, `${i + 1}`, css(rgb, 0.7));
 }
 
 /** The box being dragged out, between two points in fractions of the image. */

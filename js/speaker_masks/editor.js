@@ -10,14 +10,16 @@ import * as images from "./images.js";
 import { PointerTool } from "./pointer.js";
 import { SpeakerRenderer } from "./renderer.js";
 import {
-  DEFAULT_BRUSH, MAX_SPEAKERS, WIDGET_TYPE, blankRegion, cleanBox, emptyState, parseState, regionDrawn, stripBoxes,
+  DEFAULT_BRUSH, WIDGET_TYPE, blankRegion, cleanBox, emptyState, parseState, regionDrawn, stripBoxes,
 } from "./state.js";
 import { SpeakerToolbar } from "./toolbar.js";
 
 export class SpeakerEditor {
-  constructor(node, inputName) {
+  /** `schema`: the region schema from the node definition (state.js `regionSchema`). */
+  constructor(node, inputName, schema) {
     this.node = node;
-    this.state = emptyState();
+    this.schema = schema;
+    this.state = emptyState(schema);
     this.unreadable = null; // JSON we could not read (e.g. a newer schema): kept verbatim until the user edits
     this.active = 0; // speaker index, or "bg"
     this.tool = "box";
@@ -63,11 +65,11 @@ export class SpeakerEditor {
 
   load(value) {
     this.unreadable = null;
-    let state = emptyState();
+    let state = emptyState(this.schema);
     const text = typeof value === "string" ? value.trim() : "";
     if (text) {
       try {
-        state = parseState(text);
+        state = parseState(text, this.schema);
         this.notice = "";
       } catch (err) {
         this.unreadable = value;
@@ -97,6 +99,11 @@ export class SpeakerEditor {
     } catch (_) {
       /* the change tracker also checks on its own events */
     }
+  }
+
+  speakerRgb(i) {
+    const colours = this.schema.speaker_rgb;
+    return colours[i % colours.length];
   }
 
   activeRegion() {
@@ -176,7 +183,7 @@ export class SpeakerEditor {
   adoptResult() {
     const boxes = this.ghostBoxes();
     if (!boxes.length) return;
-    this.state.speakers = boxes.slice(0, MAX_SPEAKERS).map((b) => blankRegion(cleanBox(b)));
+    this.state.speakers = boxes.slice(0, this.schema.max_speakers).map((b) => blankRegion(cleanBox(b)));
     this.active = 0;
     this.view = "edit";
     this.commit();
@@ -188,7 +195,8 @@ export class SpeakerEditor {
     if (this.result && this.result.source !== "drawn" && !this.resultStale) return this.result.boxes ?? [];
     const typed = String(this.widgetNamed("typed_regions")?.value ?? "").trim();
     if (typed) return [];
-    return stripBoxes(Math.max(1, Math.min(MAX_SPEAKERS, Number(this.widgetNamed("num_speakers")?.value) || 2)));
+    const count = Number(this.widgetNamed("num_speakers")?.value) || 2;
+    return stripBoxes(Math.max(1, Math.min(this.schema.max_speakers, count)));
   }
 
   /** A new box: the selected speaker's if nothing is drawn for it yet, else the next speaker's. */
@@ -200,12 +208,12 @@ export class SpeakerEditor {
     }
     const current = this.state.speakers[this.active];
     if (current && !regionDrawn(current)) current.box = box;
-    else if (this.state.speakers.length < MAX_SPEAKERS) {
+    else if (this.state.speakers.length < this.schema.max_speakers) {
       this.state.speakers.push(blankRegion(box));
       this.active = this.state.speakers.length - 1;
     } else {
       current.box = box;
-      this.notice = "4 speakers is the most: the selected speaker's box was replaced";
+      this.notice = `${this.schema.max_speakers} speakers is the most: the selected speaker's box was replaced`;
       setTimeout(() => {
         this.notice = "";
         this.updateStatus();

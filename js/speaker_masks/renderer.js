@@ -1,7 +1,7 @@
 // MultiTalk Studio - Speaker Masks widget: paints the editor's canvas (the picture, the crop, the regions, the
 // gesture in progress, or the last run's token preview). Reads the editor's state, never changes it.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { BACKGROUND_RGB, SPEAKER_RGB, css } from "./state.js";
+import { css } from "./state.js";
 import {
   centredText, paintBrushCursor, paintCrop, paintGhost, paintRegion, paintRubberBand,
 } from "./drawing.js";
@@ -95,20 +95,20 @@ export class SpeakerRenderer {
         : editor.imageFailed ? "Image not found: upload it again" : "Paste, drop or upload an image (Image\u2026)";
       centredText(ctx, a.w, a.h, msg, a.x, a.y);
     }
-    paintCrop(ctx, a, imageSize, editor.videoSize(), editor.showGrid);
+    paintCrop(ctx, a, imageSize, editor.videoSize(), editor.showGrid && editor.schema.token_pixels);
 
     // Regions: the background first, then the speakers in order (speaker N drawn over speaker N-1).
     const handles = editor.tool === "box";
     const { background, speakers } = editor.state;
     if (background) {
       paintRegion(ctx, a, k, this.scratch, background,
-        { rgb: BACKGROUND_RGB, selected: editor.active === "bg", label: "BG", background: true, handles, imageSize });
+        { rgb: editor.schema.background_rgb, selected: editor.active === "bg", label: "BG", background: true, handles, imageSize });
     }
     speakers.forEach((region, i) => paintRegion(ctx, a, k, this.scratch, region, {
-      rgb: SPEAKER_RGB[i], selected: editor.active === i, label: `${i + 1}${region.label ? " " + region.label : ""}`,
+      rgb: editor.speakerRgb(i), selected: editor.active === i, label: `${i + 1}${region.label ? " " + region.label : ""}`,
       background: false, handles, imageSize,
     }));
-    editor.ghostBoxes().forEach((box, i) => paintGhost(ctx, a, box, i));
+    editor.ghostBoxes().forEach((box, i) => paintGhost(ctx, a, box, i, editor.speakerRgb(i)));
 
     const { drag, hover } = editor.pointer;
     if (drag?.kind === "new") paintRubberBand(ctx, a, drag.start, drag.current);
@@ -119,7 +119,7 @@ export class SpeakerRenderer {
   }
 
   activeColour() {
-    const active = this.editor.active;
-    return active === "bg" ? BACKGROUND_RGB : SPEAKER_RGB[Math.min(active, 3)];
+    const editor = this.editor;
+    return editor.active === "bg" ? editor.schema.background_rgb : editor.speakerRgb(editor.active);
   }
 }

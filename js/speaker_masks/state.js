@@ -1,7 +1,9 @@
-// MultiTalk Studio - Speaker Masks widget: constants and the region state (the widget value).
+// MultiTalk Studio - Speaker Masks widget: the region state (the widget value) and the widget's own constants.
 //
-// Schema (version 1), all coordinates in fractions of the image (0 = left/top, 1 = right/bottom):
-//   {version: 1,
+// The region schema is Python's (wan_multitalk/regions.py): its version, the speaker limit, the colours and the
+// token size come with the `regions` input's definition (`regionSchema`, see `regionSchema` below), never copied.
+// The state, all coordinates in fractions of the image (0 = left/top, 1 = right/bottom):
+//   {version,
 //    speakers: [{label, box: [x0, y0, x1, y1] | null,
 //                strokes: [{mode: "paint" | "erase", radius /* of min(w, h) */, points: [[x, y], ...]}]}],
 //    background: null | {box, strokes},
@@ -11,13 +13,7 @@
 
 export const NODE_CLASS = "MTS_SpeakerMasks";
 export const WIDGET_TYPE = "MTS_SPEAKER_REGIONS";
-export const SCHEMA_VERSION = 1;
-export const MAX_SPEAKERS = 4;
 export const NO_FILE = "(none)";
-// Same colours as wan_multitalk/masks.py SPEAKER_COLOURS / BACKGROUND_COLOUR, so the widget and the preview agree.
-export const SPEAKER_RGB = [[0.95, 0.25, 0.25], [0.2, 0.55, 1.0], [0.25, 0.85, 0.3], [1.0, 0.8, 0.1]];
-export const BACKGROUND_RGB = [0.55, 0.55, 0.55];
-export const TOKEN_PIXELS = 16;
 export const HANDLE_PX = 6;
 export const MIN_BOX_PX = 4;
 export const DEFAULT_BRUSH = 0.04;
@@ -29,8 +25,23 @@ export const clamp01 = (v) => Math.min(1, Math.max(0, v));
 export const round = (v) => Math.round(v * PRECISION) / PRECISION;
 export const isImageFile = (f) => !!f && typeof f.type === "string" && f.type.startsWith("image/");
 
-export function emptyState() {
-  return { version: SCHEMA_VERSION, speakers: [], background: null, image: null };
+/**
+ * The region schema of the node definition's `regions` input: {version, max_speakers, token_pixels, speaker_rgb,
+ * background_rgb, label_length}. Throws when the definition lacks it (a pack whose Python and JS disagree).
+ */
+export function regionSchema(node, inputName, inputData) {
+  const defined = node?.constructor?.nodeData;
+  const schema = inputData?.[1]?.regionSchema
+    ?? defined?.inputs?.[inputName]?.regionSchema
+    ?? defined?.input?.required?.[inputName]?.[1]?.regionSchema;
+  if (!schema || !Number.isInteger(schema.version) || !Array.isArray(schema.speaker_rgb)) {
+    throw new Error(`${NODE_CLASS}.${inputName}: the node definition carries no region schema`);
+  }
+  return schema;
+}
+
+export function emptyState(schema) {
+  return { version: schema.version, speakers: [], background: null, image: null };
 }
 
 export function blankRegion(box = null) {
@@ -62,15 +73,15 @@ export function cleanRegion(raw) {
  * The saved widget text -> a clean state. Throws on JSON it cannot read (e.g. a newer schema), so the caller
  * can keep that text verbatim instead of overwriting it with an empty drawing.
  */
-export function parseState(text) {
-  const state = emptyState();
+export function parseState(text, schema) {
+  const state = emptyState(schema);
   if (!text) return state;
   const data = JSON.parse(text);
-  if (!data || typeof data !== "object" || !Number.isInteger(data.version) || data.version > SCHEMA_VERSION) {
+  if (!data || typeof data !== "object" || !Number.isInteger(data.version) || data.version > schema.version) {
     throw new Error(`unsupported region schema ${data && data.version}`);
   }
   state.speakers = (Array.isArray(data.speakers) ? data.speakers : []).map(cleanRegion).filter(Boolean)
-    .slice(0, MAX_SPEAKERS);
+    .slice(0, schema.max_speakers);
   state.background = cleanRegion(data.background);
   state.image = data.image && typeof data.image === "object" ? data.image : null;
   return state;

@@ -2,9 +2,7 @@
 // status line), its stylesheet, and keeping the controls in step with the editor's state.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import (the stylesheet
 // is added when the first editor is built).
-import {
-  BACKGROUND_RGB, DEFAULT_BRUSH, MAX_SPEAKERS, NO_FILE, SPEAKER_RGB, blankRegion, css, regionDrawn,
-} from "./state.js";
+import { DEFAULT_BRUSH, NO_FILE, blankRegion, css, regionDrawn } from "./state.js";
 
 let styleAdded = false;
 function addStyle() {
@@ -93,7 +91,7 @@ export class SpeakerToolbar {
     const labelInput = (this.labelInput = document.createElement("input"));
     labelInput.type = "text";
     labelInput.placeholder = "label";
-    labelInput.maxLength = 40;
+    labelInput.maxLength = editor.schema.label_length;
     labelInput.title = "Name of the selected speaker (shown here and in the preview)";
     labelInput.addEventListener("input", () => {
       const region = editor.active === "bg" ? null : editor.activeRegion();
@@ -148,7 +146,7 @@ export class SpeakerToolbar {
       const chip = button(text, `Select speaker ${i + 1}${regionDrawn(region) ? "" : " (nothing drawn yet)"}`,
         () => editor.select(i));
       chip.className = "mts-sm-chip";
-      chip.style.background = css(SPEAKER_RGB[i], regionDrawn(region) ? 1 : 0.45);
+      chip.style.background = css(editor.speakerRgb(i), regionDrawn(region) ? 1 : 0.45);
       chip.setAttribute("aria-pressed", String(editor.active === i));
       bar.appendChild(chip);
     });
@@ -157,11 +155,11 @@ export class SpeakerToolbar {
       editor.active = editor.state.speakers.length - 1;
       editor.commit();
     });
-    add.disabled = speakers.length >= MAX_SPEAKERS;
+    add.disabled = speakers.length >= editor.schema.max_speakers;
     const bg = button("Background", "Select the optional background region (used when include_background is on)",
       () => editor.select("bg"));
     bg.className = "mts-sm-chip";
-    bg.style.background = css(BACKGROUND_RGB, regionDrawn(background) ? 1 : 0.45);
+    bg.style.background = css(editor.schema.background_rgb, regionDrawn(background) ? 1 : 0.45);
     bg.setAttribute("aria-pressed", String(editor.active === "bg"));
     bar.append(add, bg);
 

@@ -7,6 +7,7 @@ import adapter_reference as ref
 from wan_multitalk.adapter.model import AudioAdapter
 from wan_multitalk.adapter.patches import (
     LABEL_POSITIONS_KEY,
+    NULL_AUDIO_CONDS_KEY,
     AudioConditioning,
     AudioCrossAttentionPatch,
     SpeakerMapPatch,
@@ -30,7 +31,7 @@ def adapter_sd():
     return adapter, sd
 
 
-def _windows(speakers, seed=0):
+def _frame_audio(speakers, seed=0):
     return torch.randn(speakers, FRAMES, 5, LAYERS, CHANNELS, generator=torch.Generator().manual_seed(seed))
 
 
@@ -59,29 +60,29 @@ def _run(cond, x, q, k, conds, block=1):
     return out
 
 
-def _reference(sd, x, q, k, windows, masks, block=1, scale=1.0):
-    return ref.patch_output(sd, block, x, HEADS, TOKENS, TOKEN_DIM, windows, masks, q, k, FRAME_TOKENS, scale)
+def _reference(sd, x, q, k, frame_audio, masks, block=1, scale=1.0):
+    return ref.patch_output(sd, block, x, HEADS, TOKENS, TOKEN_DIM, frame_audio, masks, q, k, FRAME_TOKENS, scale)
 
 
 def test_single_speaker_patch_matches_reference(adapter_sd, record):
     adapter, sd = adapter_sd
-    windows = _windows(1)
-    cond = AudioConditioning(adapter, windows, audio_scale=0.7)
+    frame_audio = _frame_audio(1)
+    cond = AudioConditioning(adapter, frame_audio, audio_scale=0.7)
     x, q, k = _inputs(1)
     out = _run(cond, x, q, k, [0])
-    expected = _reference(sd, x[0], q[0], k[0], windows, None, scale=0.7)
+    expected = _reference(sd, x[0], q[0], k[0], frame_audio, None, scale=0.7)
     err = record("attn2 patch, 1 speaker vs float64 pipeline", ref.rel_err(out[0], expected))
     assert err < 2e-5  # measured 1.4e-7
 
 
 def test_two_speaker_patch_matches_reference(adapter_sd, record):
     adapter, sd = adapter_sd
-    windows, masks = _windows(2), _two_speaker_masks()
-    cond = AudioConditioning(adapter, windows, token_masks=masks)
+    frame_audio, masks = _frame_audio(2), _two_speaker_masks()
+    cond = AudioConditioning(adapter, frame_audio, token_masks=masks)
     x, q, k = _inputs(2)
     out = _run(cond, x, q, k, [0])
     bg_masks = torch.cat([masks, ~masks.any(0, keepdim=True)])
-    expected = torch.stack([_reference(sd, x[b], q[b], k[b], windows, bg_masks) for b in range(2)])
+    expected = torch.stack([_reference(sd, x[b], q[b], k[b], frame_audio, bg_masks) for b in range(2)])
     err = record("attn1+attn2 patches, 2 speakers vs float64 pipeline", ref.rel_err(out, expected))
     assert err < 2e-5  # measured 1.7e-7
 
@@ -90,7 +91,7 @@ def test_two_speaker_patch_matches_reference(adapter_sd, record):
 def test_cond_and_uncond_chunks_equal_separate_runs(adapter_sd, speakers):
     adapter, _ = adapter_sd
     masks = _two_speaker_masks() if speakers == 2 else None
-    cond = AudioConditioning(adapter, _windows(speakers), token_masks=masks)
+    cond = AudioConditioning(adapter, _frame_audio(speakers), token_masks=masks)
     x, q, k = _inputs(4)  # 2 chunks x per-chunk batch 2
     together = _run(cond, x, q, k, [0, 1])
     first = _run(cond, x[:2], q[:2], k[:2], [0])
@@ -102,19 +103,19 @@ def test_cond_and_uncond_chunks_equal_separate_runs(adapter_sd, speakers):
 @pytest.mark.parametrize("order", [[0, 1, 2], [2, 0, 1]])
 def test_null_audio_chunk_gets_zero_feature_tokens(adapter_sd, order, record):
     adapter, sd = adapter_sd
-    windows, masks = _windows(2), _two_speaker_masks()
-    cond = AudioConditioning(adapter, windows, token_masks=masks, null_audio_conds={2})
+    frame_audio, masks = _frame_audio(2), _two_speaker_masks()
+    cond = AudioConditioning(adapter, frame_audio, token_masks=masks, null_audio_conds={2})
     x, q, k = _inputs(6)  # 3 chunks x per-chunk batch 2
     out = _run(cond, x, q, k, order)
     bg_masks = torch.cat([masks, ~masks.any(0, keepdim=True)])
-    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    null_audio = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
     worst = 0.0
     for chunk, cond_index in enumerate(order):
         for b in range(2 * chunk, 2 * chunk + 2):
             if cond_index == 2:
-                expected = _reference(sd, x[b], q[b], k[b], null_windows, None)
+                expected = _reference(sd, x[b], q[b], k[b], null_audio, None)
             else:
-                expected = _reference(sd, x[b], q[b], k[b], windows, bg_masks)
+                expected = _reference(sd, x[b], q[b], k[b], frame_audio, bg_masks)
             worst = max(worst, ref.rel_err(out[b], expected))
     record(f"3-chunk batch {order} (null audio in cond 2) vs float64", worst)
     assert worst < 2e-5  # measured 2.3e-7
@@ -122,7 +123,7 @@ def test_null_audio_chunk_gets_zero_feature_tokens(adapter_sd, order, record):
 
 def test_null_only_pass_skips_the_speaker_map(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(2), token_masks=_two_speaker_masks(), null_audio_conds={2})
+    cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks(), null_audio_conds={2})
     x, q, k = _inputs(1)
     options = {"block_index": 0, "grid_sizes": GRID, "cond_or_uncond": [2]}
     SpeakerMapPatch(cond)({"x": x, "q": q, "k": k, "transformer_options": options})
@@ -134,7 +135,7 @@ def test_null_only_pass_skips_the_speaker_map(adapter_sd):
 
 def test_tokens_are_projected_once_per_device_and_dtype(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(1), null_audio_conds={1})
+    cond = AudioConditioning(adapter, _frame_audio(1), null_audio_conds={1})
     calls = []
     hook = adapter.audio_proj.proj2.register_forward_hook(lambda *a: calls.append(1))
     x, q, k = _inputs(2)
@@ -149,7 +150,7 @@ def test_tokens_are_projected_once_per_device_and_dtype(adapter_sd):
 
 def test_missing_block_index_is_an_error_not_zeros(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(1))
+    cond = AudioConditioning(adapter, _frame_audio(1))
     x, _, _ = _inputs(1)
     with pytest.raises(RuntimeError, match="block_index"):
         AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"grid_sizes": GRID}})
@@ -159,7 +160,7 @@ def test_missing_block_index_is_an_error_not_zeros(adapter_sd):
 
 def test_two_speakers_without_speaker_map_is_an_error(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(2), token_masks=_two_speaker_masks())
+    cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks())
     x, _, _ = _inputs(1)
     with pytest.raises(RuntimeError, match="SpeakerMapPatch"):
         AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"grid_sizes": GRID, "block_index": 0}})
@@ -167,7 +168,7 @@ def test_two_speakers_without_speaker_map_is_an_error(adapter_sd):
 
 def test_sequence_and_window_mismatches_are_explained(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(1))
+    cond = AudioConditioning(adapter, _frame_audio(1))
     x, _, _ = _inputs(1)
     patch = AudioCrossAttentionPatch(cond)
     with pytest.raises(InputError, match="extra tokens"):
@@ -175,7 +176,7 @@ def test_sequence_and_window_mismatches_are_explained(adapter_sd):
     with pytest.raises(InputError, match="3 latent frames, the video latent has 4"):
         patch({"x": torch.cat([x, x[:, :FRAME_TOKENS]], 1),
                "transformer_options": {"grid_sizes": (4, 3, 4), "block_index": 0}})
-    masked = AudioConditioning(adapter, _windows(2), token_masks=_two_speaker_masks())
+    masked = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks())
     with pytest.raises(InputError, match="token masks cover 12 tokens"):
         SpeakerMapPatch(masked)({"x": x[:, :24], "q": torch.zeros(1, 24, HEADS, 16), "k": torch.zeros(1, 24, HEADS, 16),
                                  "transformer_options": {"grid_sizes": (3, 2, 4), "block_index": 0}})
@@ -184,19 +185,82 @@ def test_sequence_and_window_mismatches_are_explained(adapter_sd):
 def test_bad_masks_are_refused(adapter_sd):
     adapter, _ = adapter_sd
     with pytest.raises(InputError, match="one per speaker"):
-        AudioConditioning(adapter, _windows(2), token_masks=torch.ones(4, FRAME_TOKENS, dtype=torch.bool))
+        AudioConditioning(adapter, _frame_audio(2), token_masks=torch.ones(4, FRAME_TOKENS, dtype=torch.bool))
     masks = _two_speaker_masks()
     masks[1] = False
     with pytest.raises(InputError, match="speaker 2"):
-        AudioConditioning(adapter, _windows(2), token_masks=masks)
+        AudioConditioning(adapter, _frame_audio(2), token_masks=masks)
     with pytest.raises(InputError, match="1 to 4"):
-        AudioConditioning(adapter, _windows(5), token_masks=torch.ones(5, FRAME_TOKENS, dtype=torch.bool))
+        AudioConditioning(adapter, _frame_audio(5), token_masks=torch.ones(5, FRAME_TOKENS, dtype=torch.bool))
     with pytest.raises(InputError, match="4k\\+1"):
         AudioConditioning(adapter, torch.zeros(1, 8, 5, LAYERS, CHANNELS))
 
 
 def test_zero_audio_scale_returns_x_untouched(adapter_sd):
     adapter, _ = adapter_sd
-    cond = AudioConditioning(adapter, _windows(2), token_masks=_two_speaker_masks(), audio_scale=0.0)
+    cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks(), audio_scale=0.0)
     x, q, k = _inputs(2)
     assert torch.equal(_run(cond, x, q, k, [0, 1]), x)
+
+
+def test_the_guiders_choice_of_null_conds_wins_over_the_default(adapter_sd):
+    """A guider sets the null-audio conds per sampling in transformer_options; without cond_or_uncond the whole
+    batch is cond 0."""
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, null_audio_conds={0})
+    x, q, k = _inputs(2)
+    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    options = {"block_index": 1, "grid_sizes": torch.Size(GRID), "cond_or_uncond": [0, 1],
+               NULL_AUDIO_CONDS_KEY: [1]}
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": options})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+    assert ref.rel_err(out[1], _reference(sd, x[1], q[1], k[1], null_windows, None)) < 2e-5
+    plain = AudioConditioning(adapter, windows, null_audio_conds={1})
+    out = AudioCrossAttentionPatch(plain)({"x": x[:1], "transformer_options": {"block_index": 1,
+                                                                               "grid_sizes": torch.Size(GRID)}})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+
+
+def test_one_speaker_with_a_mask_is_not_routed(adapter_sd):
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, token_masks=torch.ones(1, FRAME_TOKENS, dtype=torch.bool))
+    assert not cond.routes_speakers
+    x, q, k = _inputs(1)
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"block_index": 1, "grid_sizes": torch.Size(GRID),
+                                                                          "cond_or_uncond": [0]}})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+
+
+def test_a_given_background_mask_is_used(adapter_sd):
+    adapter, sd = adapter_sd
+    windows, masks = _frame_audio(2), _two_speaker_masks()
+    background = torch.zeros(1, FRAME_TOKENS, dtype=torch.bool)
+    background[0, :3] = True  # its own region, not the complement of the speakers
+    cond = AudioConditioning(adapter, windows, token_masks=torch.cat([masks, background]))
+    x, q, k = _inputs(1)
+    out = _run(cond, x, q, k, [0])
+    given = _reference(sd, x[0], q[0], k[0], windows, torch.cat([masks, background]))
+    assert ref.rel_err(out[0], given) < 2e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_tokens_come_in_the_compute_dtype(adapter_sd, dtype):
+    adapter, _ = adapter_sd
+    cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks())
+    for tokens in (cond.audio_tokens("cpu", dtype), cond.null_tokens("cpu", dtype)):
+        assert tokens.dtype == dtype
+    assert cond.null_tokens("cpu", dtype).shape[2] == TOKENS  # one zero speaker
+
+
+def test_audio_scale_applies_to_real_and_null_rows_of_a_mixed_batch(adapter_sd):
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, audio_scale=0.5, null_audio_conds={1})
+    x, q, k = _inputs(2)
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"block_index": 1, "grid_sizes": torch.Size(GRID),
+                                                                          "cond_or_uncond": [0, 1]}})
+    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None, scale=0.5)) < 2e-5
+    assert ref.rel_err(out[1], _reference(sd, x[1], q[1], k[1], null_windows, None, scale=0.5)) < 2e-5

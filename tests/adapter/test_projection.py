@@ -9,7 +9,7 @@ from wan_multitalk.errors import InputError
 
 
 def _projection(sd, layers, channels, intermediate, tokens, token_dim, dtype=torch.float32):
-    proj = AudioProjection(window=5, audio_layers=layers, audio_channels=channels, intermediate=intermediate,
+    proj = AudioProjection(audio_rows=5, audio_layers=layers, audio_channels=channels, intermediate=intermediate,
                            context_tokens=tokens, token_dim=token_dim, dtype=dtype)
     proj.load_state_dict({k[len("audio_proj."):]: v for k, v in sd.items() if k.startswith("audio_proj.")})
     return proj
@@ -74,5 +74,5 @@ def test_wrong_feature_width_is_explained():
     proj = AudioProjection(audio_layers=12, audio_channels=768, intermediate=8, context_tokens=2, token_dim=8)
     with pytest.raises(InputError, match="1024"):
         proj(torch.zeros(1, 9, 5, 24, 1024))  # a wav2vec2-large encoder
-    with pytest.raises(InputError, match="speakers, frames, window"):
+    with pytest.raises(InputError, match="speakers, frames, rows"):
         proj(torch.zeros(9, 5, 12, 768))

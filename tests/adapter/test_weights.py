@@ -19,7 +19,7 @@ def test_inspect_reads_every_size_from_shapes():
     sd = make_adapter_state_dict(num_blocks=3, dim=256, intermediate=48, tokens=8, token_dim=96)
     spec = inspect_adapter(sd)
     assert spec == AdapterSpec(
-        num_blocks=3, dim=256, num_heads=2, audio_layers=12, audio_channels=768, window=5, later_window=8,
+        num_blocks=3, dim=256, num_heads=2, audio_layers=12, audio_channels=768, audio_rows=5, later_audio_rows=8,
         intermediate=48, context_tokens=8, token_dim=96, variant=None,
     )
     assert spec.head_dim == 128

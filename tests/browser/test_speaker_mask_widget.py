@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from browser_host import APP, open_frontend
 from wan_multitalk.masks import Box, boxes_to_masks
+from wan_multitalk.regions import widget_schema
 
 NODE = "MTS_SpeakerMasks"
 IMG_W, IMG_H = 640, 400
@@ -315,3 +316,25 @@ def test_edit_gestures_keep_the_canvas_habits(comfy_server, browser_page, artifa
     assert info["image_origin"] == "connected" and info["speakers"] == 2 and info["background"] is True
     page.wait_for_function(f"() => {EDITOR}.imageKey?.startsWith('temp/') && {EDITOR}.image?.naturalWidth === {IMG_W}")
     page.screenshot(path=str(artifacts / "7_connected_image_after_run.png"))
+
+
+def test_the_widget_draws_with_the_schema_python_sends(comfy_server, browser_page):
+    """Version, speaker limit, colours, token size and label length come from wan_multitalk/regions.py through
+    the input definition: the widget holds Python's values and a user cannot add more speakers than it allows."""
+    page = browser_page
+    open_app(page, comfy_server)
+    add_node(page)
+    assert page.evaluate(f"() => {EDITOR}.schema") == json.loads(json.dumps(widget_schema()))
+    limit = widget_schema()["max_speakers"]
+    for _ in range(limit):
+        page.get_by_role("button", name="+ speaker", exact=True).click()
+    assert page.get_by_role("button", name="+ speaker", exact=True).is_disabled()
+    assert page.evaluate(f"() => {EDITOR}.state.speakers.length") == limit
+    assert page.evaluate(f"() => {EDITOR}.root.querySelector('input[placeholder=label]').maxLength") == \
+        widget_schema()["label_length"]
+    chips = page.evaluate(f"() => [...{EDITOR}.toolbar.speakerBar.children].slice(0, {limit})"
+                          ".map(c => getComputedStyle(c).backgroundColor)")
+    # nothing drawn yet: each chip is its speaker's colour at 45 % opacity (channels rounded half up, as JS does)
+    expected = [f"rgba({', '.join(str(int(c * 255 + 0.5)) for c in rgb)}, 0.45)"
+                for rgb in widget_schema()["speaker_rgb"]]
+    assert chips == expected[:limit]

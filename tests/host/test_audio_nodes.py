@@ -1,8 +1,11 @@
 """Audio nodes in the real host: loader, 1-4 speaker embeds with real voices, silent embeds, bad input."""
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 
+import numpy as np
+import soundfile
 import torch
 
 from comfy_host import graph
@@ -63,7 +66,7 @@ def test_turn_taking_add_places_second_voice_after_first(host, wav2vec2_name, vo
 def test_timeline_overlap_and_fixed_length(host, wav2vec2_name, voices):
     male, female = voices["male"], voices["female"]
     out = host.run(embeds_graph(wav2vec2_name, [male["file"], female["file"]], multi_audio_type="timeline",
-                                timeline_starts="0, 1.0", num_frames=60).finalize()).captured
+                                **{"multi_audio_type.timeline_starts": "0, 1.0"}, num_frames=60).finalize()).captured
     emb = out["embeds"]
     assert emb.num_frames == 60 and out["frames"] == 60
     assert is_silence(emb.features[1, :24], emb.silence)  # speaker 2 starts at 1.0 s = frame 25
@@ -107,7 +110,7 @@ def test_silent_embeds_are_encoded_silence(host, wav2vec2_name):
 
 def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voices):
     prompt = embeds_graph(wav2vec2_name, [voices["male"]["file"], voices["female"]["file"]],
-                          multi_audio_type="timeline", timeline_starts="0, -0.5").finalize()
+                          multi_audio_type="timeline", **{"multi_audio_type.timeline_starts": "0, -0.5"}).finalize()
     message = host.failure(prompt)
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
 
@@ -121,3 +124,50 @@ def test_encoder_that_computes_on_the_cpu_is_stored_in_fp32(host, wav2vec2_name)
     handle = host.run(g.finalize()).captured["w2v"]
     assert {p.dtype for p in handle.model.parameters()} == {torch.float32}
     assert handle.compute_device_and_dtype() == (torch.device("cpu"), torch.float32)
+
+
+@contextlib.contextmanager
+def encoder_inputs():
+    """Every waveform a wav2vec2 receives: what its first convolution (the only one with one input channel) gets,
+    caught with torch's global forward pre-hook."""
+    waves = []
+
+    def hook(module, args):
+        if isinstance(module, torch.nn.Conv1d) and module.in_channels == 1:
+            waves.append(args[0].detach().reshape(-1).to("cpu", torch.float64).clone())
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield waves
+    finally:
+        handle.remove()
+
+
+def lufs(wave, rate) -> float:
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(wave, dtype=np.float64)))
+
+
+def test_voices_reach_the_encoder_at_minus_23_lufs_unless_normalisation_is_off(host, wav2vec2_name, voices):
+    """The official recipe encodes every voice at -23 LUFS: a quiet and a loud copy of a voice both arrive there
+    (the node's default target); with normalize_loudness off they arrive at their own levels."""
+    source = voices["male"]
+    wave, rate = soundfile.read(str(host.workdir / "input" / source["file"]), dtype="float64")
+    levels = {"quiet": -33.0, "loud": -15.0}
+    for name, level in levels.items():
+        soundfile.write(str(host.workdir / "input" / f"lufs_{name}.wav"),
+                        wave * 10 ** ((level - lufs(wave, rate)) / 20), rate, subtype="FLOAT")
+    files = [f"lufs_{name}.wav" for name in levels]
+    measured = {}
+    for normalise in (True, False):
+        with encoder_inputs() as waves:
+            host.run(embeds_graph(wav2vec2_name, files, normalize_loudness=normalise).finalize())
+        heard = [w for w in waves if w.abs().max() > 0 and w.numel() > 16000 // 2]  # not the encoded silence
+        assert heard, "the encoder was given no voice"
+        measured[normalise] = [lufs(w.numpy(), 16000) for w in heard]
+    assert all(abs(level + 23.0) < 0.05 for level in measured[True]), measured
+    # off: each voice arrives at its own level (resampled to 16 kHz, so within half a LU)
+    nearest = [min(levels.values(), key=lambda level: abs(level - value)) for value in measured[False]]
+    assert set(nearest) == set(levels.values()), measured
+    assert all(abs(value - level) < 0.5 for value, level in zip(measured[False], nearest)), measured

@@ -7,29 +7,34 @@ import contextlib
 import gc
 from pathlib import Path
 
+from fractions import Fraction
+
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
+import host_test_nodes
 from comfy_host import graph
-from wan_multitalk.video.windows import audio_samples_for_frames, plan_windows, target_frames
+from wan_multitalk.timebase import frames_for_samples, samples_for_frames
+from wan_multitalk.video.windows import split_windows
 
 SIZE = dict(width=64, height=48)
 WINDOW, MOTION = 9, 5
-
-
-def loop_module(host):
-    return host.pack_module("nodes.long_video_loop")
+OBSERVED = "MTSTest_LongVideoSampler"  # the pack's sampler with the test's observers (host_test_nodes)
 
 
 @contextlib.contextmanager
-def hooked(host, hook):
-    hooks = loop_module(host).HOOKS
-    hooks.append(hook)
+def hooked(hook, background_writes=None):
+    """Run the observed sampler with `hook` as an observer (and the given background-write policy)."""
+    settings = host_test_nodes.RUNNER
+    settings["observers"].append(hook)
+    settings["background_writes"] = background_writes
     try:
         yield
     finally:
-        hooks.remove(hook)
+        settings["observers"].remove(hook)
+        settings["background_writes"] = None
 
 
 def recorder():
@@ -52,33 +57,39 @@ def half_mask(g, side: str, width: int, height: int):
 
 def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk", seed=0, source_frames=0,
                source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male",
-               source_width=80, steps=2, noise=None, capture=""):
+               source_width=80, steps=2, noise=None, capture="", observed=False, sine=None, window=WINDOW,
+               motion=MOTION, record=""):
     """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
-    ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew."""
+    ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew;
+    observed: the sampler is the observed one (see `hooked`); sine: (samples, rate) of a test tone instead of the voice;
+    record: a key under which MTSTest_RecordModel records every model call of the sampler."""
     g = graph()
     model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
+    if record:
+        model = g.node("MTSTest_RecordModel", model=model.out(0), key=record)
     vae = g.node("VAELoader", vae_name=tiny_wan["vae"])
     loader = g.node("MTS_AdapterLoader", model_name=adapter, variant="auto")
     w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp32", device="cpu")
-    audio = g.node("LoadAudio", audio=voices[voice]["file"])
+    audio = g.node("MTSTest_SineAudio", samples=sine[0], rate=sine[1]) if sine else \
+        g.node("LoadAudio", audio=voices[voice]["file"])
     embeds = g.node("MTS_Wav2VecEmbeds", wav2vec2=w2v.out(0), audio_1=audio.out(0), fps=fps, num_frames=0,
                     audio_scale=1.0, normalize_loudness=True, multi_audio_type="para", masks_include_background=False)
     text = tiny_wan["spec"].text_dim
     pos = [g.node("MTSTest_RandomConditioning", seed=10 + k, tokens=8, width=text) for k in range(prompts)]
     neg = g.node("MTSTest_RandomConditioning", seed=2, tokens=8, width=text)
-    extra = {}
-    if source_frames:
-        extra["source_video"] = g.node("MTSTest_RandomImage", seed=5, width=source_width, height=48,
-                                       batch=source_frames).out(0)
+    if source_frames:  # dubbing: the plan's reference is the video, with its own inputs
+        extra = {"reference": "video to dub", "reference.source_fps": source_fps, "reference.denoise": denoise,
+                 "reference.source_video": g.node("MTSTest_RandomImage", seed=5, width=source_width, height=48,
+                                                  batch=source_frames).out(0)}
     else:
-        extra["start_image"] = g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1).out(0)
+        extra = {"reference": "start image",
+                 "start_image": g.node("MTSTest_RandomImage", seed=4, width=80, height=48, batch=1).out(0)}
     if face_mask in ("left", "right"):
-        extra["face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
+        extra["reference.face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
     elif face_mask:
-        extra["face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
-    plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=WINDOW, motion_frame=MOTION, mode=mode,
-                  colour_match=colour, colour_match_strength=1.0, source_fps=source_fps, denoise=denoise,
-                  output_folder=output_folder,
+        extra["reference.face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
+    plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=window, motion_frame=motion, mode=mode,
+                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder,
                   clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
     sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=steps, denoise=1.0)
@@ -87,33 +98,38 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
         more["noise"] = g.node("DisableNoise").out(0)
     elif noise is not None:
         more["noise"] = g.node("RandomNoise", noise_seed=noise[1]).out(0)
-    out = g.node("MTS_LongVideoSampler", model=model.out(0), adapter=loader.out(0), embeds=embeds.out(0),
-                 plan=plan.out(0), positive=pos[0].out(0), negative=neg.out(0), sampler=sampler.out(0),
+    out = g.node(OBSERVED if observed else "MTS_LongVideoSampler", model=model.out(0), adapter=loader.out(0),
+                 embeds=embeds.out(0), plan=plan.out(0), positive=pos[0].out(0), negative=neg.out(0), sampler=sampler.out(0),
                  sigmas=sigmas.out(0), noise_seed=seed, text_cfg=1.0, audio_cfg=2.0, audio=audio.out(0), **more)
     for i, key in enumerate(("frames", "audio", "count", "folder")):
         g.node("MTSTest_Capture", value=out.out(i), key=key + capture)
     g.node("MTSTest_Capture", value=embeds.out(0), key="embeds" + capture)
+    g.node("MTSTest_Capture", value=embeds.out(2), key="embeds_frames" + capture)
     g.node("MTSTest_Capture", value=audio.out(0), key="audio_in" + capture)
+    g.node("MTSTest_Capture", value=vae.out(0), key="vae" + capture)
+    g.node("MTSTest_Capture", value=model.out(0), key="model" + capture)
+    if "start_image" in extra:
+        g.node("MTSTest_Capture", value=extra["start_image"], key="start_image" + capture)
     return g.finalize()
 
 
 def expected_total(voice, fps):
-    return target_frames(voice["samples"], voice["rate"], fps)
+    return frames_for_samples(voice["samples"], voice["rate"], fps)
 
 
 def test_three_windows_match_the_audio_exactly(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     voice = voices["male"]
     fps = fps_for(voice, 15.5)
     total = expected_total(voice, fps)
-    plan = plan_windows(total, WINDOW, MOTION)
+    plan = split_windows(total, WINDOW, MOTION)
     assert len(plan) == 3 and plan[-1].overrun > 0  # the last window runs past the audio
     events, hook = recorder()
-    with hooked(host, hook):
-        out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps)).captured
+    with hooked(hook):
+        out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, observed=True)).captured
     frames, embeds = out["frames"], out["embeds"]
 
     assert out["count"] == total and tuple(frames.shape) == (total, 48, 64, 3) and torch.isfinite(frames).all()
-    assert out["audio"]["waveform"].shape[-1] == audio_samples_for_frames(total, voice["rate"], fps)
+    assert out["audio"]["waveform"].shape[-1] == samples_for_frames(total, voice["rate"], fps)
     # no duplicated overlap: the output is exactly each window's new frames, in order
     done = [i for e, i in events if e == "window_done"]
     assert [i["window"].start for i in done] == [0, 4, 8]
@@ -124,10 +140,28 @@ def test_three_windows_match_the_audio_exactly(host, tiny_wan, tiny_adapter, wav
     for e, info in events:
         if e != "audio":
             continue
-        start, rows = info["window"].start, info["windows"]
+        start, rows = info["window"].start, info["frame_audio"]
         for f in range(WINDOW):
             want = embeds.features[:, start + f] if start + f < T else embeds.silence.expand_as(embeds.features[:, 0])
             torch.testing.assert_close(rows[:, f, 2].float(), want.float().to(rows.device))
+
+
+@pytest.mark.parametrize("samples, rate, fps", [
+    (640 * 11 + 400, 16000, 25.0),  # 11.625 frames: 11 covered in full (rounding would make 12)
+    (12 * 1764 - 1, 44100, 25.0),  # one sample short of 12 frames (the 16 kHz resampled copy is not)
+    (21022, 48000, 23.976),  # 10.5005 frames at an NTSC rate
+])
+def test_sampler_makes_the_frames_the_embeds_count(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, samples, rate,
+                                                   fps):
+    """The sampler given the original AUDIO makes exactly the embeds' frame count (the time base's one rule; the
+    library-level sweep over hundreds of lengths is tests/test_timebase.py)."""
+    tag = f"_{samples}_{rate}"
+    out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, sine=(samples, rate), steps=1,
+                              capture=tag)).captured
+    whole = samples * Fraction(str(fps)) // rate
+    assert out["embeds_frames" + tag] == out["count" + tag] == out["frames" + tag].shape[0] == whole
+    assert out["embeds" + tag].num_frames == whole
+    assert out["audio" + tag]["waveform"].shape[-1] == samples_for_frames(whole, rate, fps) <= samples
 
 
 def test_multitalk_mode_and_per_window_prompts(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
@@ -135,8 +169,9 @@ def test_multitalk_mode_and_per_window_prompts(host, tiny_wan, tiny_adapter, wav
     fps = fps_for(voice, 15.5)
     total = expected_total(voice, fps)
     events, hook = recorder()
-    with hooked(host, hook):
-        mt = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, mode="multitalk", prompts=2)).captured
+    with hooked(hook):
+        mt = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, mode="multitalk", prompts=2,
+                                  observed=True)).captured
     assert mt["count"] == total and torch.isfinite(mt["frames"]).all()
     starts = [i for e, i in events if e == "window_start"]
     assert [i["variant"] for i in starts] == ["multitalk"] * 3
@@ -165,8 +200,9 @@ def test_interrupt_after_window_1_keeps_window_1(host, tiny_wan, tiny_adapter, w
         if event == "window_done" and info["window"].index == 0:
             mm.interrupt_current_processing()
 
-    with hooked(host, interrupt):
-        result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=str(folder)),
+    with hooked(interrupt):
+        result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=str(folder),
+                                     observed=True),
                           expect_success=False)
     assert not result.success and result.error() is not None
     assert any(event == "execution_interrupted" for event, _ in result.messages)
@@ -192,8 +228,8 @@ def test_interrupt_in_ram_mode_writes_window_1_to_the_output_folder(host, tiny_w
 
     fps = fps_for(voices["male"], 15.5)
     try:
-        with hooked(host, interrupt):  # seed 6: a prompt no other test ran, so the sampler executes
-            result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=6),
+        with hooked(interrupt):  # seed 6: a prompt no other test ran, so the sampler executes
+            result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=6, observed=True),
                               expect_success=False)
     finally:
         mm.interrupt_current_processing(False)
@@ -238,7 +274,7 @@ def sampler_progress(host, prompt) -> list[tuple[int, int]]:
 def test_progress_counts_every_step_of_every_window(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
     steps = 3
     fps = fps_for(voices["male"], 15.5)
-    windows = len(plan_windows(expected_total(voices["male"], fps), WINDOW, MOTION))
+    windows = len(split_windows(expected_total(voices["male"], fps), WINDOW, MOTION))
     assert windows == 3
     progress = sampler_progress(host, long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, steps=steps))
     assert progress == [(k, steps * windows) for k in range(1, steps * windows + 1)]
@@ -294,7 +330,7 @@ def live_tensor_bytes(exclude: set) -> int:
 
 def test_memory_is_flat_across_windows(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, tmp_path):
     fps = fps_for(voices["male"], 27.5)
-    assert len(plan_windows(expected_total(voices["male"], fps), WINDOW, MOTION)) >= 6
+    assert len(split_windows(expected_total(voices["male"], fps), WINDOW, MOTION)) >= 6
     baseline, peaks = set(), {}
 
     def measure(event, info):
@@ -305,8 +341,9 @@ def test_memory_is_flat_across_windows(host, tiny_wan, tiny_adapter, wav2vec2_na
         if event in ("step", "window_done"):
             peaks[index] = max(peaks.get(index, 0), live_tensor_bytes(baseline))
 
-    with hooked(host, measure):
-        host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=str(tmp_path / "f")))
+    with hooked(measure):
+        host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=str(tmp_path / "f"),
+                            observed=True))
     assert peaks[1] > 0
     assert peaks[4] <= peaks[1] * 1.02, peaks
 
@@ -319,3 +356,11 @@ def test_bad_window_size_suggests_neighbours(host, tiny_wan, tiny_adapter, wav2v
     message = host.failure(prompt)
     assert "frame_window_size" in message and "9" in message and "13" in message
 
+
+
+def test_start_image_mode_without_an_image_names_the_input(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    prompt = long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, 10.0)
+    plan = next(node for node in prompt.values() if node["class_type"] == "MTS_LongI2VPlan")
+    del plan["inputs"]["start_image"]
+    message = host.failure(prompt)
+    assert "start_image: is not connected" in message and "video to dub" in message

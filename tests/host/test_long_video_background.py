@@ -2,22 +2,10 @@
 in RAM and in a folder, and an interrupt still keeps exactly the finished windows. Graph: test_long_video.py."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
 
-from tests.host.test_long_video import WINDOW, fps_for, hooked, long_graph, loop_module
-
-
-@contextlib.contextmanager
-def background_writes(host, enabled: bool):
-    loop = loop_module(host)
-    loop.BACKGROUND_WRITES = enabled
-    try:
-        yield
-    finally:
-        loop.BACKGROUND_WRITES = None
+from tests.host.test_long_video import WINDOW, fps_for, hooked, long_graph
 
 
 @pytest.mark.parametrize("to_folder", [False, True])
@@ -30,8 +18,9 @@ def test_background_writes_give_the_same_frames(host, tiny_wan, tiny_adapter, wa
         # another prompt in between, so the host runs the sampler afresh instead of answering from its cache
         host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, seed=9, steps=1))
         windows_done = []
-        with background_writes(host, threaded), hooked(host, lambda e, i: windows_done.append(e == "window_done")):
-            out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=folder)).captured
+        with hooked(lambda e, i: windows_done.append(e == "window_done"), background_writes=threaded):
+            out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, output_folder=folder,
+                                      observed=True)).captured
         assert sum(windows_done) == 3
         frames[threaded] = out["frames"]
         if to_folder:
@@ -50,9 +39,9 @@ def test_interrupt_with_background_writes_keeps_window_1(host, tiny_wan, tiny_ad
             mm.interrupt_current_processing()
 
     try:
-        with background_writes(host, True), hooked(host, interrupt):
+        with hooked(interrupt, background_writes=True):
             result = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps_for(voices["male"], 15.5),
-                                         output_folder=str(folder)), expect_success=False)
+                                         output_folder=str(folder), observed=True), expect_success=False)
     finally:
         mm.interrupt_current_processing(False)
     assert any(event == "execution_interrupted" for event, _ in result.messages)

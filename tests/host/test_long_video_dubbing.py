@@ -8,12 +8,9 @@ import pytest
 import torch
 
 from tests.host.test_long_video import MOTION, WINDOW, fps_for, hooked, long_graph, recorder
-from wan_multitalk.video.windows import (
-    audio_samples_for_frames,
-    motion_latent_frames,
-    plan_windows,
-    resample_frame_indices,
-)
+from wan_multitalk.timebase import latent_frames, samples_for_frames
+from wan_multitalk.video.dubbing import resample_frame_indices
+from wan_multitalk.video.windows import split_windows
 
 W, H = 64, 48  # the video size of long_graph; a source of the same size is used as it is (no fit)
 
@@ -25,14 +22,15 @@ def test_dubbing_takes_the_source_frame_at_each_window_start(host, tiny_wan, tin
     source_frames, source_fps = 8, fps / 2  # every source frame lasts two output frames
     total = int(resample_frame_indices(source_frames, source_fps, fps).numel())
     events, hook = recorder()
-    with hooked(host, hook):
+    with hooked(hook):
         out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, source_frames=source_frames,
-                                  source_fps=source_fps, face_mask=face_mask, denoise=denoise)).captured
+                                  source_fps=source_fps, face_mask=face_mask, denoise=denoise,
+                                  observed=True)).captured
     assert out["count"] == total == 16  # the output keeps the source length, not the audio's
     starts = [i for e, i in events if e == "window_start"]
     assert [i["window"].start for i in starts] == [0, 4, 8]
     assert [i["keyframe"] for i in starts] == [0, 2, 4]
-    assert out["audio"]["waveform"].shape[-1] == audio_samples_for_frames(total, voices["male"]["rate"], fps)
+    assert out["audio"]["waveform"].shape[-1] == samples_for_frames(total, voices["male"]["rate"], fps)
 
 
 def spy_on_decodes(monkeypatch) -> list:
@@ -60,10 +58,10 @@ def test_face_mask_changes_only_the_masked_half(host, tiny_wan, tiny_adapter, wa
     frames, fps = 17, 25.0  # source at the output rate: window frame f is source frame start + f; 3 windows
     decodes = spy_on_decodes(monkeypatch)
     events, hook = recorder()
-    with hooked(host, hook):
+    with hooked(hook):
         out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, source_frames=frames,
                                   source_fps=fps, source_width=W, face_mask=side, denoise=denoise,
-                                  colour="off")).captured
+                                  colour="off", observed=True)).captured
     windows = [info["window"] for event, info in events if event == "window_start"]
     assert [w.start for w in windows] == [0, 4, 8] and len(decodes) == 3 and out["count"] == frames
     # the decodes seen are the output: each window's kept frames, in order (no colour match)
@@ -78,7 +76,7 @@ def test_face_mask_changes_only_the_masked_half(host, tiny_wan, tiny_adapter, wa
     for w, (_, latent, _) in zip(windows, decodes):
         with torch.inference_mode():
             reference = vae.encode(source[torch.arange(w.start, w.end).clamp_max(frames - 1)]).cpu()
-        first = motion_latent_frames(1 if w.index == 0 else MOTION)
+        first = latent_frames(1 if w.index == 0 else MOTION)
         torch.testing.assert_close(latent[:, :, first:, :, unmasked], reference[:, :, first:, :, unmasked],
                                    rtol=0, atol=1e-5)
         change = (latent[:, :, first:, :, masked] - reference[:, :, first:, :, masked]).abs().mean()
@@ -116,13 +114,14 @@ def test_dubbing_keeps_the_source_duration_at_another_frame_rate(host, tiny_wan,
     want = covering_frames(source_frames, Fraction(source_fps), fps)
     events, hook = recorder()
     tag = f"_{source_fps}_{source_frames}"  # fresh capture keys: the input audio's capture runs again
-    with hooked(host, hook):
+    with hooked(hook):
         out = host.run(long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, float(fps), voice=voice,
-                                  source_frames=source_frames, source_fps=float(source_fps), capture=tag)).captured
+                                  source_frames=source_frames, source_fps=float(source_fps), capture=tag,
+                                  observed=True)).captured
     assert out["count" + tag] == want == out["frames" + tag].shape[0]
     # each window's reference is the source frame on screen at the window's start time
     starts = [info for event, info in events if event == "window_start"]
-    assert len(starts) == len(plan_windows(want, WINDOW, MOTION))
+    assert len(starts) == len(split_windows(want, WINDOW, MOTION))
     assert [i["keyframe"] for i in starts] == [
         min(int(Fraction(min(i["window"].start, want - 1), fps) * Fraction(source_fps)), source_frames - 1)
         for i in starts]

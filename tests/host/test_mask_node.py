@@ -12,9 +12,11 @@ import torch
 from PIL import Image
 
 from comfy_host import graph
+from wan_multitalk.embeds import SpeakerEmbeds
 from wan_multitalk.masks import (BACKGROUND_COLOUR, PREVIEW_BACKGROUND_TINT, PREVIEW_TINT, SPEAKER_COLOURS, Box,
                                  auto_layout, boxes_to_masks, fit_masks, format_regions, render_preview, token_masks,
                                  wan_token_grid)
+from wan_multitalk.speaker_routing import speaker_routing
 from wan_multitalk.video.resize import cover_crop
 
 IMG_W, IMG_H = 96, 64
@@ -275,10 +277,10 @@ def test_preview_token_grid_is_the_adapters_routing(host, background):
     grid_h, grid_w = wan_token_grid(height, width)
 
     # what the adapter routes with: the embeds' masks through its own fit + token rule
-    embeds_cls = host.pack_module("wan_multitalk.embeds").SpeakerEmbeds
-    embeds = embeds_cls(features=torch.zeros(3, 1, 12, 768), fps=25.0, masks=masks)
-    fitted, tokens, has_bg = host.pack_module("nodes.adapter_nodes").speaker_masks(embeds, width, height)
-    assert has_bg == background
+    embeds = SpeakerEmbeds(features=torch.zeros(3, 1, 12, 768), fps=25.0, masks=masks)
+    routing = speaker_routing(embeds, width, height)
+    fitted, tokens = routing.pixel_masks, routing.token_masks
+    assert routing.has_background == background
     assert torch.equal(tokens, token_masks(fit_masks(masks, width, height), grid_h, grid_w, has_background=background))
 
     # the preview is the library's drawing of exactly those masks on the same crop of the image

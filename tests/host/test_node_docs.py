@@ -38,6 +38,11 @@ def output_name(output) -> str:
     return output.display_name or output.id
 
 
+def all_inputs(schema) -> list:
+    """Every input, with those inside a dynamic combo's options (listed under their own ids)."""
+    return [inner for i in schema.inputs for inner in (i.get_all() if hasattr(i, "get_all") else [i])]
+
+
 def test_registry_is_what_the_host_runs(host, schemas):
     ids = [s.node_id for s in schemas]
     assert len(ids) == len(set(ids)) and ids, ids
@@ -50,7 +55,7 @@ def test_every_node_has_a_description_and_input_tooltips(schemas):
     for schema in schemas:
         if not (schema.description or "").strip():
             problems.append(f"{schema.node_id}: no description")
-        problems += [f"{schema.node_id}.{i.id}: no tooltip" for i in schema.inputs if not (i.tooltip or "").strip()]
+        problems += [f"{schema.node_id}.{i.id}: no tooltip" for i in all_inputs(schema) if not (i.tooltip or "").strip()]
     assert not problems, "\n".join(problems)
 
 
@@ -71,7 +76,7 @@ def test_every_node_has_a_help_page_listing_exactly_its_inputs_and_outputs(schem
         title = text.splitlines()[0] if text else ""
         if title != f"# {schema.display_name}":
             problems.append(f"{page.name}: first line {title!r}, expected '# {schema.display_name}'")
-        for kind, wanted in (("Inputs", [i.id for i in schema.inputs]),
+        for kind, wanted in (("Inputs", [i.id for i in all_inputs(schema)]),
                              ("Outputs", [output_name(o) for o in schema.outputs])):
             listed = ITEM.findall(section(text, kind))
             if sorted(listed) != sorted(wanted):
@@ -95,3 +100,10 @@ def test_images_in_help_pages_exist_and_stay_small(docs_dir):
     for name, path in referenced:
         assert path.is_file() and docs_dir in path.parents, f"{name}: {path} is missing"
         assert path.stat().st_size < 200_000, f"{path.name} is {path.stat().st_size} bytes"
+
+
+def test_every_node_is_found_by_the_model_names(schemas):
+    """Search aliases: typing "multitalk" or "infinitetalk" in the node search lists every node of the pack."""
+    missing = [s.node_id for s in schemas
+               if not {"multitalk", "infinitetalk"} <= {a.lower() for a in (s.search_aliases or [])}]
+    assert not missing, f"nodes without the multitalk / infinitetalk search aliases: {missing}"

@@ -8,6 +8,7 @@ import pytest
 import soundfile
 import torch
 
+import cached_assets
 import dialogue_audio
 from comfy_host import graph
 
@@ -27,7 +28,7 @@ def diarization_folder(host):
     folder_paths.add_model_folder_path("diarization", str(folder), is_default=True)
     source = bundled_weights()
     if source is None:
-        pytest.skip("HOST TEST SKIPPED: the voice encoder weights (resemblyzer's pretrained.pt) are not installed")
+        cached_assets.missing("HOST TEST: the voice encoder weights (resemblyzer's pretrained.pt)")
     shutil.copyfile(source, folder / WEIGHTS_NAME)
     return folder
 
@@ -48,9 +49,14 @@ def dialogue_file(host):
 def split_graph(name, wav2vec2_name=None, **kw):
     g = graph()
     audio = g.node("LoadAudio", audio=name)
-    inputs = dict(mode="auto diarization", num_speakers=0, timeline="", order="", min_gap_seconds=0.5, fade_ms=20)
-    inputs.update(kw)
-    split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), **inputs)
+    mode = kw.pop("mode", "auto diarization")
+    nested = dict(num_speakers=0, min_gap_seconds=0.5, voice_encoder="auto", detect_overlap=True) \
+        if mode == "auto diarization" else dict(timeline="")
+    common = dict(order="", fade_ms=20)
+    for key, value in kw.items():  # the mode's own inputs live under it (a dynamic combo)
+        (common if key in common else nested)[key] = value
+    split = g.node("MTS_AudioToSpeakers", audio=audio.out(0), mode=mode, **common,
+                   **{f"mode.{key}": value for key, value in nested.items()})
     for k in range(4):
         g.node("MTSTest_Capture", value=split.out(k), key=f"audio_{k + 1}")
     g.node("MTSTest_Capture", value=split.out(4), key="summary")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 
 from model_chain import set_inputs, through
-from tests.host.test_adapter_nodes import guided, window_graph
+from single_window import window_graph
+from tests.host.test_adapter_nodes import guided
 
 # The tiny window: 3 latent frames of 3x4 tokens (12 a frame, 36 in all); 32 audio tokens a speaker.
 FRAME_TOKENS, TOKENS, AUDIO_TOKENS = 12, 36, 32

@@ -12,7 +12,7 @@ import torch
 from comfy_host import graph
 from model_chain import set_inputs, through
 from tests.host.test_adapter_nodes import native_branch
-from tests.host.test_long_video import fps_for, hooked, long_graph
+from tests.host.test_long_video import OBSERVED, fps_for, hooked, long_graph
 
 
 @pytest.fixture
@@ -33,17 +33,17 @@ def test_torch_compile_model_same_frames_no_recompiles_across_windows(host, tiny
                                                                       voices, dynamo):
     def prompt(key, audio_scale):
         p = long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps_for(voices["male"], 15.5), seed=41,
-                       capture=key)
-        set_inputs(p, "MTS_LongVideoSampler", audio_cfg=1.0)  # one pass a step: batch 1, as the native run below
+                       capture=key, observed=True)
+        set_inputs(p, OBSERVED, audio_cfg=1.0)  # one pass a step: batch 1, as the native run below
         return set_inputs(p, "MTS_Wav2VecEmbeds", audio_scale=audio_scale)
 
     eager, compiled, graphs = {}, {}, []
     for scale in (1.0, 0.5):
         eager[scale] = host.run(prompt(f"eager{scale}", scale)).captured[f"frameseager{scale}"]
     assert (eager[1.0] - eager[0.5]).abs().max() > 0.1  # the audio scale matters (far beyond inductor's rounding)
-    with hooked(host, lambda e, i: graphs.append(dynamo["stats"]["unique_graphs"]) if e == "window_done" else None):
+    with hooked(lambda e, i: graphs.append(dynamo["stats"]["unique_graphs"]) if e == "window_done" else None):
         for scale in (1.0, 0.5):
-            p = through(prompt(f"compiled{scale}", scale), "MTS_LongVideoSampler", "TorchCompileModel",
+            p = through(prompt(f"compiled{scale}", scale), OBSERVED, "TorchCompileModel",
                         backend="inductor")
             compiled[scale] = host.run(p).captured[f"framescompiled{scale}"]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from model_chain import recorded_passes, steps_by_window, through
-from tests.host.test_long_video import fps_for, hooked, long_graph
+from tests.host.test_long_video import OBSERVED, fps_for, hooked, long_graph
 
 STEPS = 6
 
@@ -18,10 +18,10 @@ STEPS = 6
 def cached_run(host, prompt, cache: str, threshold: float):
     """Run `prompt` with the cache node in front of the sampler: the captured outputs, the calc records of each
     window's steps, and the skipped steps the host reported for each window's sampling."""
-    through(prompt, "MTS_LongVideoSampler", cache, reuse_threshold=threshold, start_percent=0.0, end_percent=1.0,
+    through(prompt, OBSERVED, cache, reuse_threshold=threshold, start_percent=0.0, end_percent=1.0,
             verbose=False)
     events = []
-    with recorded_passes(events), hooked(host, lambda e, i: events.append((e, i))):
+    with recorded_passes(events), hooked(lambda e, i: events.append((e, i))):
         result = host.run(prompt)
     reported = [int(n) for n in re.findall(rf"{cache} - skipped (\d+)/{STEPS} steps", result.log)]
     return result.captured, steps_by_window(events), reported
@@ -29,7 +29,7 @@ def cached_run(host, prompt, cache: str, threshold: float):
 
 def graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, key, seed=21):
     return long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps_for(voices["male"], 15.5), seed=seed,
-                      steps=STEPS, capture=key)
+                      steps=STEPS, capture=key, observed=True)
 
 
 @pytest.mark.parametrize("cache", ["EasyCache", "LazyCache"])

@@ -183,7 +183,7 @@ CHANGES = {
     "widget type": ("MTS_LongVideoSampler", "text_cfg", retype("MTS_LongVideoSampler", "text_cfg", "INT")),
     "socket type": ("MTS_Wav2VecEmbeds", "audio_1", retype("MTS_Wav2VecEmbeds", "audio_1", "IMAGE")),
     "combo widget": ("MTS_AdapterLoader", "variant", retype("MTS_AdapterLoader", "variant", "STRING")),
-    "new required socket": ("MTS_LongI2VPlan", "reference", add_required("MTS_LongI2VPlan", "reference", "IMAGE")),
+    "new required socket": ("MTS_LongI2VPlan", "anchor", add_required("MTS_LongI2VPlan", "anchor", "IMAGE")),
     "mask widget input": ("MTS_SpeakerMasks", "regions", rename("MTS_SpeakerMasks", "regions", "boxes")),
 }
 

@@ -141,7 +141,7 @@ class ComfyHost:
         return self
 
     def pack_module(self, suffix: str = ""):
-        """A module of the loaded pack, e.g. pack_module("nodes.long_video_loop")."""
+        """A module of the loaded pack, e.g. pack_module("nodes.host.long_video")."""
         return sys.modules[self.pack.__name__ + ("." + suffix if suffix else "")]
 
     def failure(self, prompt: dict) -> str:

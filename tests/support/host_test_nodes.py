@@ -2,14 +2,20 @@
 
 The host's full-size umt5 text encoder and CLIP-H vision model cannot be made tiny through its own
 loaders, so these nodes hand the graph conditioning of the right shapes instead. The capture node
-lets a test read any socket's value back as the real object the executor produced.
+lets a test read any socket's value back as the real object the executor produced. The observed
+sampler is the pack's long-video sampler with a runner built from `RUNNER` (observers, background
+writes), so tests watch the windows of a real executor run.
 """
 from __future__ import annotations
+
+import importlib
+import sys
 
 import torch
 
 CAPTURED: dict = {}
 PREFIX = "MTSTest_"
+RUNNER: dict = {"observers": [], "background_writes": None}
 
 
 class Capture:
@@ -125,6 +131,48 @@ class StripMasks:
         return (masks,)
 
 
+class SineAudio:
+    """AUDIO of exactly `samples` samples at `rate`: a voice-band sweep, so wav2vec2 sees sound of a chosen length."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"samples": ("INT", {"default": 16000, "min": 1, "max": 10**8}),
+                             "rate": ("INT", {"default": 16000, "min": 1000, "max": 384000})}}
+
+    RETURN_TYPES = ("AUDIO",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, samples, rate):
+        t = torch.arange(samples, dtype=torch.float64) / rate
+        wave = 0.3 * torch.sin(2 * torch.pi * (150 + 200 * t) * t) * (1 + 0.5 * torch.sin(2 * torch.pi * 3 * t))
+        return ({"waveform": wave.float()[None, None], "sample_rate": rate},)
+
+
+def observed_sampler(base):
+    """`base` (the pack's MTS_LongVideoSampler) running its jobs with a runner made from `RUNNER`."""
+    nodes_module = sys.modules[base.__module__]
+    runner = importlib.import_module(base.__module__.rsplit(".", 1)[0] + ".host.long_video")
+
+    class ObservedLongVideoSampler(base):
+        @classmethod
+        def define_schema(cls):
+            schema = base.define_schema()
+            schema.node_id, schema.display_name = PREFIX + "LongVideoSampler", "Long Video Sampler (observed)"
+            return schema
+
+        @classmethod
+        def execute(cls, model, adapter, embeds, plan, positive, negative, sampler, sigmas, noise_seed, text_cfg,
+                    audio_cfg, positive_2=None, positive_3=None, positive_4=None, noise=None, audio=None):
+            prompts = [positive] + [p for p in (positive_2, positive_3, positive_4) if p is not None]
+            job = runner.LongVideoJob(model, adapter, embeds, plan, prompts, negative, sampler, sigmas,
+                                      runner.WindowNoise(noise_seed, noise), (text_cfg, audio_cfg), audio)
+            return nodes_module.run_sampler(job, runner.LongVideoRunner(list(RUNNER["observers"]),
+                                                                         RUNNER["background_writes"]))
+
+    return ObservedLongVideoSampler
+
+
 ATTENTION_CALLS: list = []
 
 
@@ -154,8 +202,12 @@ class RecordAttention:
         return (model,)
 
 
+from model_recorder import RecordModel  # noqa: E402  (a test node of its own module)
+
 TEST_NODES = {
     PREFIX + "RecordAttention": RecordAttention,
+    PREFIX + "RecordModel": RecordModel,
+    PREFIX + "SineAudio": SineAudio,
     PREFIX + "StripMasks": StripMasks,
     PREFIX + "StackMasks": StackMasks,
     PREFIX + "Capture": Capture,
@@ -169,4 +221,9 @@ def register(nodes_module) -> None:
     for name, cls in TEST_NODES.items():
         cls.RELATIVE_PYTHON_MODULE = "tests.support.host_test_nodes"
         nodes_module.NODE_CLASS_MAPPINGS[name] = cls
+        nodes_module.NODE_DISPLAY_NAME_MAPPINGS[name] = name
+    sampler = nodes_module.NODE_CLASS_MAPPINGS.get("MTS_LongVideoSampler")
+    if sampler is not None:  # the pack loaded: its sampler, observed
+        name = PREFIX + "LongVideoSampler"
+        nodes_module.NODE_CLASS_MAPPINGS[name] = observed_sampler(sampler)
         nodes_module.NODE_DISPLAY_NAME_MAPPINGS[name] = name

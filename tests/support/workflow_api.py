@@ -3,7 +3,7 @@
 
 The frontend gives a node one widget per widget input (INT, FLOAT, STRING, BOOLEAN, COMBO, dynamic combo, and
 custom widget types) in definition order, required before optional; a dynamic combo's chosen option adds its own
-inputs right after it (named `parent.child`); `control_after_generate` adds a value-control widget after its
+widgets right after it and its sockets after the node's own (named `parent.child`); `control_after_generate` adds a value-control widget after its
 number; upload combos add an upload button (audio also a player). Those extra widgets hold values in
 `widgets_values` but feed no input. `tests/browser/test_workflows.py` checks this model against the real frontend.
 """
@@ -58,10 +58,14 @@ def is_widget(kind: str, options: dict) -> bool:
     return kind in WIDGET_TYPES and not options.get("forceInput")
 
 
-def _widgets_of(inputs: list, values: list, start: int, prefix: str = "") -> list[Widget]:
+def _widgets_of(inputs: list, values: list, start: int, prefix: str = "", sockets: list | None = None) -> list[Widget]:
+    """The widgets of `inputs` from widget index `start`; the sockets inside chosen dynamic-combo options are
+    appended to `sockets` as (name, type, required)."""
     widgets = []
-    for name, kind, options, _required in inputs:
+    for name, kind, options, required in inputs:
         if not is_widget(kind, options):
+            if prefix and sockets is not None:
+                sockets.append((prefix + name, kind, required))
             continue
         full = prefix + name
         widgets.append(Widget(full, full, kind, options, not options.get("socketless")))
@@ -72,7 +76,7 @@ def _widgets_of(inputs: list, values: list, start: int, prefix: str = "") -> lis
             if option is not None:
                 nested = [(n, *spec_type(s), section == "required") for section in ("required", "optional")
                           for n, s in option["inputs"].get(section, {}).items()]
-                widgets += _widgets_of(nested, values, start + len(widgets), full + ".")
+                widgets += _widgets_of(nested, values, start + len(widgets), full + ".", sockets)
         if options.get(CONTROL):
             widgets.append(Widget(CONTROL, None, CONTROL, {}, False))
         for flag, extras in UPLOAD_EXTRAS.items():
@@ -87,14 +91,17 @@ def widget_layout(info: dict, values: list | None = None) -> list[Widget]:
     return _widgets_of(ordered_inputs(info), list(values or []), 0)
 
 
-def socket_inputs(info: dict) -> list[tuple[str, str, bool]]:
-    """(name, type, required) of the inputs that are only sockets (no widget), in definition order."""
-    return [(n, k, r) for n, k, o, r in ordered_inputs(info) if not is_widget(k, o)]
+def socket_inputs(info: dict, values: list | None = None) -> list[tuple[str, str, bool]]:
+    """(name, type, required) of the inputs that are only sockets (no widget): the node's own in definition order,
+    then those of the dynamic-combo options `values` choose (named `parent.child`), as the frontend adds them."""
+    nested: list = []
+    _widgets_of(ordered_inputs(info), list(values or []), 0, "", nested)
+    return [(n, k, r) for n, k, o, r in ordered_inputs(info) if not is_widget(k, o)] + nested
 
 
 def input_types(info: dict, values: list | None = None) -> dict[str, str]:
     """Every input name a saved node may link to (sockets and widget inputs) -> its type."""
-    types = {n: k for n, k, _r in socket_inputs(info)}
+    types = {n: k for n, k, _r in socket_inputs(info, values)}
     types.update({w.name: w.type for w in widget_layout(info, values) if w.input is not None})
     return types
 

@@ -102,7 +102,7 @@ def check_slots(report: Report, node: dict, info: dict) -> None:
             report.add(node, f"input '{name}'", f"no longer exists (the node's inputs: {sorted(types)})")
         elif slot.get("type") != types[name]:
             report.add(node, f"input '{name}'", f"saved as {slot.get('type')}, the node now takes {types[name]}")
-    sockets = socket_inputs(info)
+    sockets = socket_inputs(info, node.get("widgets_values"))
     saved_sockets = [s["name"] for s in saved if "widget" not in s and s.get("name") not in extras]
     now_sockets = [n for n, _k, _r in sockets]
     if saved_sockets != [n for n in now_sockets if n in saved_sockets]:

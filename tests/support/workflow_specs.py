@@ -159,16 +159,18 @@ def voice_nodes(count: int, col: int) -> list:
 
 
 def embeds_node(col: int, mode: str = "para", num_frames: int = 0) -> Node:
+    starts = {"multi_audio_type.timeline_starts": ""} if mode == "timeline" else {}
     return Node("embeds", "MTS_Wav2VecEmbeds", col,
                 {"masks_include_background": False, "fps": float(FPS), "num_frames": num_frames, "audio_scale": 1.0,
-                 "normalize_loudness": True, "multi_audio_type": mode, "timeline_starts": ""})
+                 "normalize_loudness": True, "multi_audio_type": mode, **starts})
 
 
-def plan_node(col: int) -> Node:
+def plan_node(col: int, dubbing: bool = False) -> Node:
+    reference = {"reference": "video to dub", "reference.source_fps": float(FPS), "reference.denoise": 1.0} \
+        if dubbing else {"reference": "start image"}
     return Node("plan", "MTS_LongI2VPlan", col,
                 {"width": WIDTH, "height": HEIGHT, "frame_window_size": WINDOW, "motion_frame": MOTION, "mode": "auto",
-                 "colour_match": "on", "colour_match_strength": 1.0, "source_fps": float(FPS), "denoise": 1.0,
-                 "output_folder": ""})
+                 "colour_match": "on", "colour_match_strength": 1.0, **reference, "output_folder": ""})
 
 
 def long_sampler_nodes(col: int) -> list:
@@ -291,12 +293,12 @@ def dubbing() -> Workflow:
              Node("components", "GetVideoComponents", 2),
              Node("first_frame", "ImageFromBatch", 2, {"batch_index": 0, "length": 1}, title="First frame"),
              *voice_nodes(1, 2), *prompt_nodes(2), clip_encode_node(2),
-             face, embeds_node(3), plan_node(3), *long_sampler_nodes(4),
+             face, embeds_node(3), plan_node(3, dubbing=True), *long_sampler_nodes(4),
              note("settings", settings_md("the long video sampler"), 4, 430), *output_nodes(5, "multitalk_dubbed")]
     links = MODEL_LINKS + PROMPT_LINKS + long_links(("first_frame", 0)) + [
         ("video", 0, "components", "video"), ("components", "images", "first_frame", "image"),
-        ("components", "images", "plan", "source_video"), ("components", "fps", "plan", "source_fps"),
-        ("components", "images", "masks", "image"), ("masks", "masks", "plan", "face_mask"),
+        ("components", "images", "plan", "reference.source_video"), ("components", "fps", "plan", "reference.source_fps"),
+        ("components", "images", "masks", "image"), ("masks", "masks", "plan", "reference.face_mask"),
         ("voice_1", 0, "embeds", "audio_1")]
     links = [link for link in links if link[2:] != ("plan", "start_image")]
     return Workflow("4_video_dubbing_face_mask", nodes, links, GROUPS)

@@ -3,9 +3,9 @@
 Host-free: layer classes (`operations`) and the attention op are passed in by the node layer.
 """
 from .cross_attention import AudioCrossAttention
-from .host import sdpa_attention
 from .label_rope import apply_label_rope, band_centres, key_positions, label_positions
 from .model import AudioAdapter, AudioBlock
+from .ops import sdpa_attention
 from .patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
 from .projection import AudioProjection, group_latent_rows, latent_frame_count
 from .speaker_map import speaker_attention_map, with_background

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .host import DEFAULT_OPERATIONS, Attention, linear, sdpa_attention
 from .label_rope import apply_label_rope
+from .ops import DEFAULT_OPERATIONS, Attention, linear, sdpa_attention
 
 
 class AudioCrossAttention(nn.Module):

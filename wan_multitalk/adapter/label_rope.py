@@ -16,12 +16,13 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from ..limits import MAX_SPEAKERS
 
 ROPE_BASE = 10000.0
 BAND_WIDTH = 4.0
 BACKGROUND_POSITION = 12.0
 _CENTRES = {1: (), 2: (2.0, 22.0), 3: (2.0, 7.0, 22.0), 4: (2.0, 7.0, 17.0, 22.0)}
-MAX_SPEAKERS = max(_CENTRES)
+assert max(_CENTRES) == MAX_SPEAKERS, "a band layout for every speaker count the pack allows"
 
 
 def band_centres(num_speakers: int) -> tuple[float, ...]:

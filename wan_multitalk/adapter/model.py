@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .cross_attention import AudioCrossAttention
-from .host import DEFAULT_OPERATIONS, Attention, layer_norm_fp32
+from .ops import DEFAULT_OPERATIONS, Attention, layer_norm_fp32
 from .projection import AudioProjection
 from .weights import AdapterSpec
 
@@ -34,11 +34,11 @@ class AudioAdapter(nn.Module):
 
     def __init__(self, spec: AdapterSpec, operations=DEFAULT_OPERATIONS, device=None, dtype=None):
         super().__init__()
-        if spec.later_window != spec.window + 3:
-            raise ValueError(f"later-frame window {spec.later_window} must be window + 3 = {spec.window + 3}")
+        if spec.later_audio_rows != spec.audio_rows + 3:
+            raise ValueError(f"later frames' audio of {spec.later_audio_rows} rows must be {spec.audio_rows + 3}")
         self.spec = spec
         self.audio_proj = AudioProjection(
-            window=spec.window,
+            audio_rows=spec.audio_rows,
             audio_layers=spec.audio_layers,
             audio_channels=spec.audio_channels,
             intermediate=spec.intermediate,
@@ -52,9 +52,9 @@ class AudioAdapter(nn.Module):
             AudioBlock(spec, operations=operations, device=device, dtype=dtype) for _ in range(spec.num_blocks)
         )
 
-    def project(self, windows: torch.Tensor) -> torch.Tensor:
-        """Per-frame windows [S, F, W, L, C] -> tokens [S, N_t, context_tokens, token_dim]."""
-        return self.audio_proj(windows)
+    def project(self, frame_audio: torch.Tensor) -> torch.Tensor:
+        """Frame audio [S, F, W, L, C] -> tokens [S, N_t, context_tokens, token_dim]."""
+        return self.audio_proj(frame_audio)
 
     def block_forward(
         self,

@@ -15,9 +15,9 @@ from typing import Iterable
 import torch
 
 from ..errors import InputError
-from .host import Attention, sdpa_attention
 from .label_rope import band_centres, key_positions, label_positions
 from .model import AudioAdapter
+from .ops import Attention, sdpa_attention
 from .speaker_map import speaker_attention_map, with_background
 
 # Private transformer_options key: label positions from a block's attn1 for the same block's attn2.
@@ -33,9 +33,9 @@ def null_conds_for(options: dict, default: frozenset) -> frozenset:
 
 
 class AudioConditioning:
-    """Everything one sampling window needs from the audio: tokens, masks, scale, null conds.
+    """Everything one generation window needs from the audio: tokens, masks, scale, null conds.
 
-    windows: [S, F, W, L, C] per-frame audio windows of this window, speakers in mask order.
+    frame_audio: [S, F, W, L, C] the audio rows each of the window's frames reads, speakers in mask order.
     token_masks: bool [S + 1, S_f] (speakers then background) or [S, S_f] (background derived),
         at the post-patchify token grid of one latent frame; None = no speaker routing.
     null_audio_conds: cond indices (positions in the guider's cond list) whose chunks get null
@@ -45,15 +45,15 @@ class AudioConditioning:
     def __init__(
         self,
         adapter: AudioAdapter,
-        windows: torch.Tensor,
+        frame_audio: torch.Tensor,
         token_masks: torch.Tensor | None = None,
         audio_scale: float = 1.0,
         null_audio_conds: Iterable[int] = (),
         attention: Attention | None = None,
     ):
         self.adapter = adapter
-        self.latent_frames = adapter.audio_proj.check_windows(windows)
-        self.windows = windows
+        self.latent_frames = adapter.audio_proj.check_frame_audio(frame_audio)
+        self.frame_audio = frame_audio
         self.audio_scale = float(audio_scale)
         self.null_audio_conds = frozenset(int(c) for c in null_audio_conds)
         self.attention = attention or sdpa_attention
@@ -65,7 +65,7 @@ class AudioConditioning:
 
     @property
     def num_speakers(self) -> int:
-        return int(self.windows.shape[0])
+        return int(self.frame_audio.shape[0])
 
     def _checked_masks(self, token_masks: torch.Tensor | None) -> torch.Tensor | None:
         if token_masks is None:
@@ -105,7 +105,7 @@ class AudioConditioning:
         """
 
         def build():
-            tokens = self.adapter.project(self.windows.to(device=device, dtype=torch.float32))
+            tokens = self.adapter.project(self.frame_audio.to(device=device, dtype=torch.float32))
             return tokens.permute(1, 0, 2, 3).flatten(1, 2).unsqueeze(0).to(dtype)
 
         return self._cached("audio", device, dtype, build)
@@ -118,7 +118,7 @@ class AudioConditioning:
         """
 
         def build():
-            zeros = torch.zeros(1, 5, *self.windows.shape[2:], device=device, dtype=torch.float32)
+            zeros = torch.zeros(1, 5, *self.frame_audio.shape[2:], device=device, dtype=torch.float32)
             first, later = self.adapter.project(zeros)[0].unbind(0)
             rest = later.unsqueeze(0).expand(self.latent_frames - 1, -1, -1)
             return torch.cat([first.unsqueeze(0), rest], dim=0).unsqueeze(0).to(dtype)
@@ -155,8 +155,8 @@ class AudioConditioning:
         if frames != self.latent_frames:
             raise InputError(
                 "length",
-                f"the audio window covers {self.latent_frames} latent frames, the video latent has {frames}.",
-                "Build the audio windows for the same frame count as the video latent.",
+                f"the frame audio covers {self.latent_frames} latent frames, the video latent has {frames}.",
+                "Build the frame audio for the same frame count as the video latent.",
             )
         if self.token_masks is not None and self.token_masks.shape[1] != height * width:
             raise InputError(

@@ -1,10 +1,10 @@
-"""AudioProjModel: per-frame wav2vec2 windows -> audio context tokens per LATENT frame.
+"""AudioProjModel: the audio rows each frame reads (wav2vec2 features) -> audio tokens per LATENT frame.
 
 The Wan VAE packs video frames 1+4k into latent frames, so latent frame 0 sees video frame 0
 alone and every later latent frame sees 4 video frames. The adapter was trained with one
-window of audio rows per latent frame: frame 0's full window, and for each later group of 4
+stretch of audio rows per latent frame: frame 0's rows, and for each later group of 4
 frames a contiguous stretch of rows (first frame's left half + centre, the two middle centres,
-last frame's centre + right half: 8 rows for the 5-row window).
+last frame's centre + right half: 8 rows for the 5 rows of a frame).
 """
 from __future__ import annotations
 
@@ -12,38 +12,30 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .host import DEFAULT_OPERATIONS, layer_norm_fp32, linear
-
-FRAMES_PER_LATENT = 4  # Wan 2.1 VAE temporal compression
-
+from ..timebase import FRAMES_PER_LATENT, check_window_size, latent_frames
+from .ops import DEFAULT_OPERATIONS, layer_norm_fp32, linear
 
 def latent_frame_count(video_frames: int) -> int:
-    """Latent frames for a 4k+1 video frame count; anything else cannot be encoded by the VAE."""
-    if video_frames < 1 or (video_frames - 1) % FRAMES_PER_LATENT:
-        raise InputError(
-            "length",
-            f"the window has {video_frames} video frames; the Wan VAE needs 4k+1 frames (e.g. 77, 81, 85).",
-            "Set the frame count to a multiple of 4 plus 1.",
-        )
-    return (video_frames - 1) // FRAMES_PER_LATENT + 1
+    """Latent frames of a window; its 4k+1 frame count is what the VAE can encode."""
+    return latent_frames(check_window_size(video_frames, "length", minimum=1))
 
 
-def group_latent_rows(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split per-frame windows [S, F, W, L, C] into latent-frame row groups.
+def group_latent_rows(frame_audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split the frame audio [S, F, W, L, C] into latent-frame row groups.
 
     Returns (first [S, 1, W, L, C], later [S, N_t - 1, W + 3, L, C]).
     """
-    if windows.ndim != 5:
+    if frame_audio.ndim != 5:
         raise InputError(
             "audio",
-            f"audio windows must be [speakers, frames, window, layers, channels], got {list(windows.shape)}.",
-            "Build the windows with the audio library's window function.",
+            f"frame audio must be [speakers, frames, rows, layers, channels], got {list(frame_audio.shape)}.",
+            "Build it with SpeakerEmbeds.frame_audio.",
         )
-    speakers, frames, width = windows.shape[:3]
+    speakers, frames, width = frame_audio.shape[:3]
     latents = latent_frame_count(frames)
     centre = width // 2
-    first = windows[:, :1]
-    groups = windows[:, 1:].reshape(speakers, latents - 1, FRAMES_PER_LATENT, *windows.shape[2:])
+    first = frame_audio[:, :1]
+    groups = frame_audio[:, 1:].reshape(speakers, latents - 1, FRAMES_PER_LATENT, *frame_audio.shape[2:])
     later = torch.cat(
         [
             groups[:, :, 0, : centre + 1],  # first frame of the group: left half and centre
@@ -60,7 +52,7 @@ class AudioProjection(nn.Module):
 
     def __init__(
         self,
-        window: int = 5,
+        audio_rows: int = 5,
         audio_layers: int = 12,
         audio_channels: int = 768,
         intermediate: int = 512,
@@ -71,45 +63,45 @@ class AudioProjection(nn.Module):
         dtype=None,
     ):
         super().__init__()
-        if window < 1 or window % 2 == 0:
-            raise ValueError(f"the audio window must be odd (centred on the frame), got {window}")
+        if audio_rows < 1 or audio_rows % 2 == 0:
+            raise ValueError(f"the frame audio must be odd (centred on the frame), got {audio_rows}")
         row = audio_layers * audio_channels
-        self.window = window
+        self.audio_rows = audio_rows
         self.row_width = row
         self.context_tokens = context_tokens
         self.token_dim = token_dim
         factory = {"device": device, "dtype": dtype}
-        self.proj1 = operations.Linear(window * row, intermediate, **factory)
-        self.proj1_vf = operations.Linear((window + 3) * row, intermediate, **factory)
+        self.proj1 = operations.Linear(audio_rows * row, intermediate, **factory)
+        self.proj1_vf = operations.Linear((audio_rows + 3) * row, intermediate, **factory)
         self.proj2 = operations.Linear(intermediate, intermediate, **factory)
         self.proj3 = operations.Linear(intermediate, context_tokens * token_dim, **factory)
         self.norm = operations.LayerNorm(token_dim, eps=1e-5, **factory)
 
-    def check_windows(self, windows: torch.Tensor) -> int:
-        """Validate windows [S, F, W, L, C] against this projection; returns the latent frame count."""
-        if windows.ndim != 5:
+    def check_frame_audio(self, frame_audio: torch.Tensor) -> int:
+        """Validate the frame audio [S, F, W, L, C] against this projection; returns the latent frame count."""
+        if frame_audio.ndim != 5:
             raise InputError(
                 "audio",
-                f"audio windows must be [speakers, frames, window, layers, channels], got {list(windows.shape)}.",
-                "Build the windows with the audio library's window function.",
+                f"frame audio must be [speakers, frames, rows, layers, channels], got {list(frame_audio.shape)}.",
+                "Build it with SpeakerEmbeds.frame_audio.",
             )
-        if windows.shape[2] != self.window or windows.shape[3] * windows.shape[4] != self.row_width:
+        if frame_audio.shape[2] != self.audio_rows or frame_audio.shape[3] * frame_audio.shape[4] != self.row_width:
             raise InputError(
                 "audio",
-                f"audio windows are {windows.shape[2]} rows of {windows.shape[3]}x{windows.shape[4]} features; "
-                f"the adapter expects {self.window} rows of {self.row_width} "
+                f"the frame audio has {frame_audio.shape[2]} rows of {frame_audio.shape[3]}x{frame_audio.shape[4]} features; "
+                f"the adapter expects {self.audio_rows} rows of {self.row_width} "
                 "(the official adapters: 12 layers x 768 of chinese-wav2vec2-base).",
                 "Encode the audio with the wav2vec2 model the adapter was trained with (chinese-wav2vec2-base).",
             )
-        return latent_frame_count(windows.shape[1])
+        return latent_frame_count(frame_audio.shape[1])
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """windows [S, F, W, L, C] (F = 4k+1) -> tokens [S, N_t, context_tokens, token_dim].
+    def forward(self, frame_audio: torch.Tensor) -> torch.Tensor:
+        """frame_audio [S, F, W, L, C] (F = 4k+1) -> tokens [S, N_t, context_tokens, token_dim].
 
-        Computed in the dtype of `windows`; the LayerNorm always runs in float32.
+        Computed in the dtype of `frame_audio`; the LayerNorm always runs in float32.
         """
-        self.check_windows(windows)
-        first, later = group_latent_rows(windows)
+        self.check_frame_audio(frame_audio)
+        first, later = group_latent_rows(frame_audio)
         hidden = [torch.relu(linear(self.proj1, first.flatten(2)))]
         if later.shape[1]:
             hidden.append(torch.relu(linear(self.proj1_vf, later.flatten(2))))

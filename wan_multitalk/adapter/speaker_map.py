@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .host import Attention, sdpa_attention
+from .ops import Attention, sdpa_attention
 
 
 def with_background(token_masks: torch.Tensor) -> torch.Tensor:

@@ -53,8 +53,8 @@ class AdapterSpec:
     num_heads: int
     audio_layers: int = 12
     audio_channels: int = 768
-    window: int = 5
-    later_window: int = 8
+    audio_rows: int = 5  # audio rows per frame (the official audio window)
+    later_audio_rows: int = 8
     intermediate: int = 512
     context_tokens: int = 32
     token_dim: int = 768
@@ -187,7 +187,7 @@ def inspect_adapter(
     layers, channels = _split_audio_width(per_row, audio_layers)
     return AdapterSpec(
         num_blocks=len(blocks), dim=dim, num_heads=num_heads, audio_layers=layers, audio_channels=channels,
-        window=first_in // per_row, later_window=later_in // per_row, intermediate=intermediate,
+        audio_rows=first_in // per_row, later_audio_rows=later_in // per_row, intermediate=intermediate,
         context_tokens=proj3_out // token_dim, token_dim=token_dim, variant=detect_variant(metadata),
     )
 

@@ -24,8 +24,9 @@ from itertools import combinations
 import numpy as np
 
 from ..errors import InputError
-from .speaker_gating import MAX_SPEAKERS, Segment, true_runs
-from .timing import rescale_samples
+from ..limits import MAX_SPEAKERS
+from ..timebase import rescale_samples
+from .speaker_gating import Segment, true_runs
 from .voice_encoder import load_voice_encoder, mel_frames, resolve_weights
 from .waveform import WAV2VEC2_SAMPLE_RATE, prepare_waveform
 

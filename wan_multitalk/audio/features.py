@@ -22,8 +22,8 @@ from typing import Callable
 import torch
 
 from ..errors import InputError
+from ..timebase import exact_fps, exact_fraction, frames_for_samples
 from .cnn_frontend import ChunkedFeatureEncoder, cnn_geometry, cnn_row_count, frame_interpolation, interpolate_rows
-from .timing import exact_fps, exact_fraction, frames_for_samples
 from .waveform import WAV2VEC2_SAMPLE_RATE
 
 __all__ = ["frames_for_samples", "encode_features", "window_layout", "seam_weights"]

@@ -6,104 +6,113 @@ Modes:
 * ``add``      - turn taking in input order: track k starts where track k-1 ended (official "add").
 * ``timeline`` - track k starts at ``starts_seconds[k]``; tracks may overlap or leave gaps.
 
-One ``Placement`` (at the feature sample rate, 16 kHz) is the single source of truth: features
-are placed at its frame offsets and the audio to mux is mixed at the same times, so lips and
-sound cannot drift apart. Frame offsets use exact integer arithmetic (frames_for_samples).
+One ``Placement`` (in exact seconds, whatever each track's sample rate) is the single source of truth:
+features are placed at its frame offsets and the audio to mux is mixed at the same times, so lips and
+sound cannot drift apart. Frame counts follow the time base's rule (`timebase`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import torch
 
 from ..errors import InputError
-from .timing import check_sample_rate, frames_for_samples, rescale_samples, seconds_to_samples
+from ..limits import MAX_SPEAKERS
+from ..timebase import check_sample_rate, exact_fps, exact_fraction, frames_for_seconds, seconds_to_samples
 from .waveform import as_channels_first, resample
 
 MODES = ("para", "add", "timeline")
-MAX_SPEAKERS = 4
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Start and length of every track on the shared timeline, in samples and in video frames."""
+    """Start and duration of every track on the shared timeline, in exact seconds and in video frames."""
 
     mode: str
-    sample_rate: int
-    fps: float
-    lengths: tuple[int, ...]  # samples of each track
-    starts: tuple[int, ...]  # first sample of each track on the timeline
-    start_frames: tuple[int, ...]  # frames_for_samples(start): the frame where each track's row 0 goes
-    frame_counts: tuple[int, ...]  # frames_for_samples(length): rows the track's features have
-    total_samples: int
-    total_frames: int
+    fps: Fraction
+    starts: tuple[Fraction, ...]  # seconds from the start of the video
+    durations: tuple[Fraction, ...]  # seconds each track lasts (0 for a speaker without audio)
+    start_frames: tuple[int, ...]  # frames_for_seconds(start): the frame where each track's row 0 goes
+    frame_counts: tuple[int, ...]  # frames_for_seconds(duration): rows the track's features have
+    total_frames: int  # frames_for_seconds(the latest end)
 
     @property
     def num_tracks(self) -> int:
-        return len(self.lengths)
+        return len(self.durations)
 
     @property
-    def ends(self) -> tuple[int, ...]:
-        return tuple(start + length for start, length in zip(self.starts, self.lengths))
+    def ends(self) -> tuple[Fraction, ...]:
+        return tuple(start + length for start, length in zip(self.starts, self.durations))
+
+    def with_silent_speakers(self, count: int) -> "Placement":
+        """`count` more speakers without audio: they take no room on the timeline, only a slot in the stack."""
+        if not count:
+            return self
+        zero = (Fraction(0),) * count
+        return replace(self, starts=self.starts + zero, durations=self.durations + zero,
+                       start_frames=self.start_frames + (0,) * count, frame_counts=self.frame_counts + (0,) * count)
 
 
-def _track_starts(lengths: list[int], sample_rate: int, mode: str, starts_seconds, input_name: str) -> list[int]:
+def parse_start_times(text: str, count: int, input_name: str) -> list[Fraction]:
+    """'0, 3.2' (commas or semicolons) -> exact start seconds, one per track."""
+    items = [t for t in (text or "").replace(";", ",").split(",") if t.strip()]
+    try:
+        return [Fraction(t.strip()) for t in items]
+    except (ValueError, ZeroDivisionError):
+        raise InputError(input_name, f"'{text}' is not a list of seconds.",
+                         f"Type {count} start times in seconds, e.g. '0, 3.2'.") from None
+
+
+def _track_starts(durations: list[Fraction], mode: str, starts_seconds, input_name: str) -> list[Fraction]:
     if mode == "para":
-        return [0] * len(lengths)
+        return [Fraction(0)] * len(durations)
     if mode == "add":
-        starts, position = [], 0
-        for length in lengths:
+        starts, position = [], Fraction(0)
+        for length in durations:
             starts.append(position)
             position += length
         return starts
-    if starts_seconds is None or len(starts_seconds) != len(lengths):
+    if starts_seconds is None or len(starts_seconds) != len(durations):
         given = "none" if starts_seconds is None else len(starts_seconds)
         raise InputError(input_name, f"timeline mode needs one start time per speaker track: "
-                         f"{len(lengths)} tracks, {given} start times given.",
+                         f"{len(durations)} tracks, {given} start times given.",
                          "Give one start time in seconds for every connected speaker audio, in order.")
     starts = []
     for index, seconds in enumerate(starts_seconds):
-        sample = seconds_to_samples(seconds, sample_rate, input_name)
-        if sample < 0:
+        start = exact_fraction(seconds, input_name)
+        if start < 0:
             raise InputError(input_name, f"start time {seconds} s of speaker {index + 1} is negative.",
                              "Use start times of 0 s or later.")
-        starts.append(sample)
+        starts.append(start)
     return starts
 
 
-def plan_placement(lengths_samples: list[int], sample_rate: int, fps, mode: str, starts_seconds=None,
-                   starts_input: str = "starts_seconds") -> Placement:
-    """Place tracks of the given lengths (samples at ``sample_rate``) by ``mode``; ``starts_seconds`` only for timeline
-    (``starts_input``: the input errors about them name).
+def place_tracks(durations: list, fps, mode: str, starts_seconds=None,
+                 starts_input: str = "starts_seconds") -> Placement:
+    """Place tracks of the given durations (seconds, e.g. `timebase.duration(samples, rate)`) by ``mode``;
+    ``starts_seconds`` only for timeline (``starts_input``: the input errors about them name).
 
-    A zero length is allowed (a speaker without audio stays silent throughout).
+    A zero duration is allowed (a speaker without audio stays silent throughout).
     """
     if mode not in MODES:
         raise InputError("mode", f"unknown placement mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
-    lengths = [int(n) for n in lengths_samples]
+    lengths = [exact_fraction(d, "audio") for d in durations]
     if not 1 <= len(lengths) <= MAX_SPEAKERS:
         raise InputError("audio", f"{len(lengths)} speaker tracks given; 1 to {MAX_SPEAKERS} are supported.",
                          f"Connect between 1 and {MAX_SPEAKERS} speaker audio inputs.")
-    if any(n < 0 for n in lengths):
-        raise ValueError(f"track lengths must be non-negative, got {lengths}")
-    rate = check_sample_rate(sample_rate)
-    starts = _track_starts(lengths, rate, mode, starts_seconds, starts_input)
-    total_samples = max(start + length for start, length in zip(starts, lengths))
-    total_frames = frames_for_samples(total_samples, rate, fps)
+    if any(d < 0 for d in lengths):
+        raise ValueError(f"track durations must be non-negative, got {lengths}")
+    rate = exact_fps(fps)
+    starts = _track_starts(lengths, mode, starts_seconds, starts_input)
+    end = max(start + length for start, length in zip(starts, lengths))
+    total_frames = frames_for_seconds(end, rate)
     if total_frames < 1:
-        raise InputError("audio", f"the placed audio lasts {total_samples / rate:.3f} s, less than one video frame.",
+        raise InputError("audio", f"the placed audio lasts {float(end):.3f} s, less than one video frame.",
                          "Connect longer audio.")
-    return Placement(
-        mode=mode,
-        sample_rate=rate,
-        fps=float(fps),
-        lengths=tuple(lengths),
-        starts=tuple(starts),
-        start_frames=tuple(frames_for_samples(s, rate, fps) for s in starts),
-        frame_counts=tuple(frames_for_samples(n, rate, fps) for n in lengths),
-        total_samples=total_samples,
-        total_frames=total_frames,
-    )
+    return Placement(mode=mode, fps=rate, starts=tuple(starts), durations=tuple(lengths),
+                     start_frames=tuple(frames_for_seconds(s, rate) for s in starts),
+                     frame_counts=tuple(frames_for_seconds(d, rate) for d in lengths), total_frames=total_frames)
 
 
 def place_features(per_track_features: list, placement: Placement, silence_row: torch.Tensor,
@@ -154,7 +163,7 @@ def mix_tracks(waveforms: list, rates: list[int], placement: Placement, gains: l
         channels = resample(channels, rates[k], out_rate)
         tracks[k] = channels * float(gains[k]) if gains is not None else channels
     num_channels = max(track.shape[0] for track in tracks.values())
-    starts = {k: rescale_samples(placement.starts[k], placement.sample_rate, out_rate) for k in present}
+    starts = {k: seconds_to_samples(placement.starts[k], out_rate, "audio") for k in present}
     length = max(starts[k] + tracks[k].shape[1] for k in present)
     mix = torch.zeros(num_channels, length, dtype=torch.float32)
     for k, track in tracks.items():

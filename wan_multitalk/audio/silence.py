@@ -8,13 +8,10 @@ receiving an out-of-distribution input.
 """
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 import torch
 
+from ..timebase import exact_fps, exact_fraction, samples_for_frames
 from .features import encode_features
-from .timing import exact_fps
 from .waveform import WAV2VEC2_SAMPLE_RATE
 
 SILENCE_ROW_SECONDS = 4.0
@@ -27,12 +24,12 @@ def silence_features(model, num_frames: int, fps=25.0, device=None, dtype=None, 
     if int(num_frames) < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     # The fewest samples that cover num_frames whole frames (never fewer than the CNN's 400).
-    samples = max(400, math.ceil(Fraction(int(num_frames) * WAV2VEC2_SAMPLE_RATE) / exact_fps(fps)))
+    samples = max(400, samples_for_frames(int(num_frames), WAV2VEC2_SAMPLE_RATE, fps))
     zeros = torch.zeros(samples, dtype=torch.float32)
     return encode_features(model, zeros, fps=fps, num_frames=int(num_frames), device=device, dtype=dtype, **encode_kw)
 
 
 def silence_row(model, fps=25.0, seconds: float = SILENCE_ROW_SECONDS, device=None, dtype=None) -> torch.Tensor:
     """``[layers, hidden]`` float32 CPU: one steady-state row of encoded silence (the middle of ``seconds`` of it)."""
-    num_frames = max(1, round(Fraction(repr(float(seconds))) * exact_fps(fps)))
+    num_frames = max(1, round(exact_fraction(seconds, "seconds") * exact_fps(fps)))
     return silence_features(model, num_frames, fps=fps, device=device, dtype=dtype)[num_frames // 2].clone()

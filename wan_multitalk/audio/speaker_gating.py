@@ -18,8 +18,6 @@ import torch
 
 from ..errors import InputError
 
-MAX_SPEAKERS = 4
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -30,7 +28,7 @@ class Segment:
     end: int
 
 
-def speaker_masks(segments: list[Segment], num_samples: int, num_speakers: int) -> np.ndarray:
+def activity_masks(segments: list[Segment], num_samples: int, num_speakers: int) -> np.ndarray:
     """``[num_speakers, num_samples]`` bool activity, segments clipped to the recording."""
     masks = np.zeros((num_speakers, num_samples), dtype=bool)
     for seg in segments:

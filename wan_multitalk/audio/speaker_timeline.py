@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from ..errors import InputError
-from .speaker_gating import MAX_SPEAKERS, Segment
-from .timing import seconds_to_samples
+from ..limits import MAX_SPEAKERS
+from ..timebase import seconds_to_samples
+from .speaker_gating import Segment
 
 _LABEL = re.compile(r"(?:^|[,;\n])\s*(?:speaker\s*)?(\d+)\s*:", re.IGNORECASE)
 _SPAN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*-\s*(\d+(?:\.\d*)?|\.\d+|end)", re.IGNORECASE)

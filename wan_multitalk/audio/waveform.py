@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .timing import check_sample_rate
+from ..timebase import check_sample_rate
 
 WAV2VEC2_SAMPLE_RATE = 16000
 """wav2vec2 was trained on 16 kHz audio; every feature in this package is computed at this rate."""

@@ -125,3 +125,14 @@ def fit_to_video(x: torch.Tensor, width: int, height: int) -> torch.Tensor:
     if x.ndim == 4:
         x = x[..., :3]
     return cover_crop(x, width, height, mode="bilinear").clamp(0, 1)
+
+
+def downscaled(image: torch.Tensor, side: int) -> torch.Tensor:
+    """[H, W, C] scaled down (antialiased) so its longer side is at most `side`; smaller images as they are."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    planar = image.permute(2, 0, 1)[None].float()
+    return F.interpolate(planar, size=size, mode="bilinear", antialias=True, align_corners=False)[0].permute(1, 2, 0)

@@ -1,7 +1,7 @@
-"""Per-frame audio windows: the 5 feature rows around each video frame that the adapter reads.
+"""Frame audio: the 5 feature rows around each video frame that the adapter reads.
 
 The official pipeline gathers rows f-2..f+2 for frame f, clamped to the WHOLE track (not to the
-current 81-frame window), so a later window sees real audio just before its first frame. Frames
+current 81-frame generation window), so a later window sees real audio just before its first frame. Frames
 past the end of the audio (the last window running over) get encoded silence, so the speaker
 closes their mouth instead of repeating the last syllable.
 """
@@ -13,8 +13,8 @@ OFFSETS = (-2, -1, 0, 1, 2)
 """Rows relative to the frame, as in the official code (audio window 5)."""
 
 
-def frame_windows(features: torch.Tensor, start: int, count: int, silence_row: torch.Tensor,
-                  offsets=OFFSETS) -> torch.Tensor:
+def frame_audio(features: torch.Tensor, start: int, count: int, silence_row: torch.Tensor,
+                offsets=OFFSETS) -> torch.Tensor:
     """``[S, count, len(offsets), L, C]`` for video frames [start, start + count).
 
     Frame f < T reads rows clamp(f + o, 0, T - 1) of ``features`` ``[S, T, L, C]``; frame f >= T
@@ -33,6 +33,6 @@ def frame_windows(features: torch.Tensor, start: int, count: int, silence_row: t
     if total == 0:
         return silence.expand((features.shape[0], int(count), len(offsets)) + tuple(silence.shape)).clone()
     rows = (frames[:, None] + torch.as_tensor(list(offsets), dtype=torch.int64)[None]).clamp(0, total - 1)
-    windows = features[:, rows.to(features.device)]  # gathers only the rows needed: a copy
-    windows[:, (frames >= total).to(features.device)] = silence
-    return windows
+    gathered = features[:, rows.to(features.device)]  # gathers only the rows needed: a copy
+    gathered[:, (frames >= total).to(features.device)] = silence
+    return gathered

@@ -1,4 +1,4 @@
-"""Defaults for the host facilities the adapter borrows: layer classes and the attention op.
+"""The layer ops the adapter borrows from the host, and their defaults without one: layer classes and attention.
 
 The node layer passes ComfyUI's own `operations` (cast-on-use layers) and `optimized_attention`.
 Without a host we fall back to `torch.nn` and torch SDPA. Plain `torch.nn` layers do not cast
