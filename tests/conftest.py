@@ -54,7 +54,7 @@ def tiny_wan(host):
     """File names of a tiny Wan 2.1 I2V DiT and Wan VAE in the host's model folders."""
     import host_models
 
-    spec = host_models.TinyWan()
+    spec = host_models.tiny_wan_spec()
     host_models.write_tiny_wan_i2v(host.model_path("diffusion_models", "tiny_wan21_i2v.safetensors"), spec)
     host_models.write_tiny_wan_vae(host.model_path("vae", "tiny_wan21_vae.safetensors"))
     return {"unet": "tiny_wan21_i2v.safetensors", "vae": "tiny_wan21_vae.safetensors", "spec": spec}

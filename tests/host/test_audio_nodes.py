@@ -115,15 +115,21 @@ def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voice
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
 
 
-def test_encoder_that_computes_on_the_cpu_is_stored_in_fp32(host, wav2vec2_name):
-    """fp16 is a GPU precision: on the CPU the encoder computes in fp32, so it is kept in fp32 rather than converted
-    there and back for every track."""
-    g = graph()
-    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp16", device="cpu")
-    g.node("MTSTest_Capture", value=w2v.out(0), key="w2v")
+def test_the_encoder_is_loaded_and_offloaded_by_the_hosts_memory_manager(host, wav2vec2_name, voices):
+    """Like core's audio encoders: the embeds node has the host load the encoder (fp16 asked for, but on the CPU
+    it computes in fp32, so it is kept in fp32), and the host's own unloading takes it out again."""
+    import comfy.model_management as mm
+
+    g = embeds_graph(wav2vec2_name, [voices["short"]["file"]])
+    loader = next(n for n in g.nodes.values() if n.class_type == "MTS_Wav2VecModelLoader")
+    loader.inputs["precision"] = "fp16"
+    g.node("MTSTest_Capture", value=loader.out(0), key="w2v")
     handle = host.run(g.finalize()).captured["w2v"]
-    assert {p.dtype for p in handle.model.parameters()} == {torch.float32}
-    assert handle.compute_device_and_dtype() == (torch.device("cpu"), torch.float32)
+    loaded = [m.model for m in mm.current_loaded_models]
+    assert handle.patcher in loaded, "the encoder never went through comfy.model_management"
+    assert {p.dtype for p in handle.patcher.model.parameters()} == {torch.float32}
+    mm.unload_all_models()
+    assert handle.patcher not in [m.model for m in mm.current_loaded_models]
 
 
 @contextlib.contextmanager
