@@ -26,10 +26,29 @@ FULL = dict(dim=5120, ffn_dim=13824, num_heads=40, num_layers=40, text_dim=4096,
 TINY = dict(dim=64, ffn_dim=128, num_heads=2, num_layers=2, text_dim=32, width=64, height=48, frames=9, intermediate=32)
 
 
+def bench_dims(tiny: bool, override: str | None) -> dict:
+    """FULL or TINY sizes with a --dims JSON laid over them (fewer blocks for a quick check on the device; the
+    native patch needs 40 heads)."""
+    return dict(TINY if tiny else FULL, **json.loads(override or "{}"))
+
+
+def loaded_pack():
+    """This pack's module where a host in this process already loaded it (the bench smoke tests), else None."""
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == ROOT / "__init__.py" and module.__name__ != "__main__":
+            return module
+    return None
+
+
 def boot(host_path: str | None, cpu: bool):
-    """The host's model stack without its web server, with this pack loaded from its folder."""
+    """The host's model stack without its web server, with this pack loaded from its folder (or the host and pack
+    this process already runs)."""
     import asyncio
 
+    pack = loaded_pack()
+    if pack is not None and "comfy.model_management" in sys.modules:
+        return None, pack
     sys.path.insert(0, str(ROOT / "bench"))
     import offline_stubs
 
@@ -195,7 +214,7 @@ def time_case(guider, latent, steps, device, mean: bool = False) -> tuple[dict, 
     return result, samples.float().cpu()
 
 
-def main():
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
@@ -203,8 +222,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--skip-native", action="store_true")
     ap.add_argument("--dims", help="JSON overriding the model/video dims (e.g. a CPU check of the native path)")
-    args = ap.parse_args()
-    dims = dict(TINY if args.tiny else FULL, **json.loads(args.dims or "{}"))
+    args = ap.parse_args(argv)
+    dims = bench_dims(args.tiny, args.dims)
     _, pack = boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
     import comfy.samplers
@@ -270,6 +289,7 @@ def main():
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

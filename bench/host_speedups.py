@@ -8,6 +8,7 @@ times the steps after the first (sampler callback + device synchronize): median 
 EasyCache (its skipped steps are cheap). Ratios are only compared inside one run.
 
     python bench/host_speedups.py [--host PATH] [--configs sage,fp8,easycache,best] [--steps 3] [--out F]   # GPU
+    python bench/host_speedups.py --dims '{"num_layers": 2}' --configs sage,fp8 --steps 1   # quick device check
     python bench/host_speedups.py --tiny --configs easycache,compile                                         # CPU
 """
 from __future__ import annotations
@@ -108,26 +109,32 @@ class LogTail:
         import logging
 
         self.lines: list[str] = []
-        handler = logging.Handler()
-        handler.emit = lambda record: self.lines.append(record.getMessage())
-        logging.getLogger().addHandler(handler)
+        self.handler = logging.Handler()
+        self.handler.emit = lambda record: self.lines.append(record.getMessage())
+        logging.getLogger().addHandler(self.handler)
         logging.getLogger().setLevel(logging.INFO)
 
     def take(self) -> list[str]:
         lines, self.lines = self.lines, []
         return lines
 
+    def close(self):
+        import logging
 
-def main():
+        logging.getLogger().removeHandler(self.handler)
+
+
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
     ap.add_argument("--configs", default="baseline,sage,fp8,easycache,best")
     ap.add_argument("--speakers", default="1,2,4")
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--dims", help="JSON overriding the model/video dims")
     ap.add_argument("--out")
-    args = ap.parse_args()
-    dims = dict(af.TINY if args.tiny else af.FULL)
+    args = ap.parse_args(argv)
+    dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
     import comfy.samplers
@@ -206,7 +213,9 @@ def main():
         print(json.dumps({name: rows}), flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=1))
+    logs.close()
     print(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

@@ -156,7 +156,27 @@ def parse_runs(text: str, window: int, motion: int) -> list[tuple[str, set, int]
     return runs
 
 
-def main():
+class Models:
+    """The host MODEL for a run's weights, fp8_e4m3fn_fast or as stored, built when a run first needs it; the other
+    one is unloaded first, so a run at the host's default settings and one at fp8 can share a process."""
+
+    FP8 = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True}
+
+    def __init__(self, state):
+        self.state, self.fp8, self.model = state, None, None
+
+    def get(self, fp8: bool):
+        import comfy.model_management as mm
+
+        if self.model is None or self.fp8 != fp8:
+            self.model = None
+            mm.unload_all_models()
+            mm.soft_empty_cache()
+            self.fp8, self.model = fp8, af.load_wan(self.state, self.FP8 if fp8 else {})
+        return self.model
+
+
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
@@ -166,8 +186,8 @@ def main():
     ap.add_argument("--minute-frames", type=int, default=1500)
     ap.add_argument("--dims", help="JSON overriding the model/video dims (the native patch needs 40 heads)")
     ap.add_argument("--out")
-    args = ap.parse_args()
-    dims = dict(af.TINY if args.tiny else af.FULL, **json.loads(args.dims or "{}"))
+    args = ap.parse_args(argv)
+    dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
 
@@ -178,9 +198,7 @@ def main():
     window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
     runs = parse_runs(args.runs, window, motion)
     t0 = time.perf_counter()
-    state = af.build_wan_state(dims, device, wdtype)
-    fp8_options = {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True}
-    models = {fp8: af.load_wan(state, fp8_options if fp8 else {}) for fp8 in {"fp8" in s for _, s, _ in runs}}
+    models = Models(af.build_wan_state(dims, device, wdtype))
     adapter_sd = af.adapter_state(dims, device, wdtype)
     handle = adapter.adapter_from_state_dict({k: v.cpu() for k, v in adapter_sd.items()},
                                           {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"]}})},
@@ -195,7 +213,7 @@ def main():
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
     for name, speedups, total in runs:
         logs.take()
-        model = models["fp8" in speedups]
+        model = models.get("fp8" in speedups)
         try:
             with hs.host_attention("sage" in speedups):
                 if name == "native":
@@ -217,7 +235,9 @@ def main():
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=1))
         mm.soft_empty_cache()
+    logs.close()
     print(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":
