@@ -223,6 +223,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--skip-native", action="store_true")
     ap.add_argument("--dims", help="JSON overriding the model/video dims (e.g. a CPU check of the native path)")
     args = ap.parse_args(argv)
+    if args.steps < 2:
+        ap.error("--steps must be at least 2: the first step is the warm-up, the rest are timed")
     dims = bench_dims(args.tiny, args.dims)
     _, pack = boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm

@@ -134,6 +134,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--dims", help="JSON overriding the model/video dims")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
+    if args.steps < 2:
+        ap.error("--steps must be at least 2: the first step is the warm-up, the rest are timed")
     dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm

@@ -17,6 +17,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import adapter_forward as af  # noqa: E402
 import host_speedups as hs  # noqa: E402
 from long_video_windows import random_vae  # noqa: E402
 
-FPS, STEPS, SPEAKERS = 25.0, 4, 2
+FPS, SPEAKERS = 25.0, 2
 
 
 def sync(device):
@@ -39,26 +40,39 @@ def frames_for(windows: int, window: int, motion: int) -> int:
     return window + (windows - 1) * (window - motion)
 
 
-def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -> dict:
+@dataclass
+class Scene:
+    """What every run of the process shares: the pack, the VAE, sizes, device, random inputs, steps."""
+
+    pack: object
+    vae: object
+    dims: dict
+    device: torch.device
+    inputs: dict
+    steps: int
+
+
+def run_ours(scene: Scene, model, handle, total: int, audio_cfg: float) -> dict:
     """Our long-video sampler (as MTS_LongVideoSampler runs it) over `total` frames; per-window wall times."""
     import comfy.samplers
 
-    runner = import_module(pack.__name__ + ".nodes.host.long_video")
-    embeds_mod = import_module(pack.__name__ + ".wan_multitalk.embeds")
+    dims, inputs, vae = scene.dims, scene.inputs, scene.vae
+    runner = import_module(scene.pack.__name__ + ".nodes.host.long_video")
+    embeds_mod = import_module(scene.pack.__name__ + ".wan_multitalk.embeds")
     window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
     embeds = embeds_mod.SpeakerEmbeds(features=inputs["features"][:, :total], fps=FPS, silence=inputs["silence"])
     plan = runner.LongVideoPlan(vae=vae, width=dims["width"], height=dims["height"], window_size=window, motion=motion,
                                 mode="infinitetalk", colour_strength=1.0, reference=inputs["reference"],
                                 source_video=None, source_fps=FPS, face_mask=None, denoise=1.0,
                                 clip_vision_output=inputs["clip"], output_folder="")
-    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", STEPS)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", scene.steps)
     job = runner.LongVideoJob(model, handle, embeds, plan, [inputs["positive"]], inputs["negative"],
                               comfy.samplers.sampler_object("euler"), sigmas, runner.WindowNoise(0), (1.0, audio_cfg))
     done = []
 
     def hook(event, info):
         if event in ("window_start", "window_done"):
-            sync(device)
+            sync(scene.device)
             done.append((event, time.perf_counter()))
             if event == "window_done":  # progress in the log, should a time limit cut the run
                 print(json.dumps({"ours window": info["window"].index + 1, "s": round(done[-1][1] - done[-2][1], 2)}),
@@ -67,7 +81,7 @@ def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -
     start = time.perf_counter()
     with torch.inference_mode():  # as ComfyUI's executor runs every node
         frames, _ = runner.LongVideoRunner(observers=[hook]).run(job)
-    sync(device)
+    sync(scene.device)
     wall = time.perf_counter() - start
     starts = [t for e, t in done if e == "window_start"]
     ends = [t for e, t in done if e == "window_done"]
@@ -75,13 +89,14 @@ def run_ours(pack, model, handle, vae, dims, total, audio_cfg, device, inputs) -
             "window_s": [round(b - a, 2) for a, b in zip(starts, ends)]}
 
 
-def run_native(model, patcher, vae, dims, total, device, inputs) -> dict:
+def run_native(scene: Scene, model, patcher, total: int) -> dict:
     """The native InfiniteTalk workflow chained by hand: each window gets the whole video so far as
     previous_frames (the node reads its audio offset from its length), KSampler at cfg 1, decode, trim, append."""
     import comfy.model_management as mm
     import nodes
     from comfy_extras.nodes_wan import WanInfiniteTalkToVideo
 
+    dims, inputs, vae = scene.dims, scene.inputs, scene.vae
     window, motion = dims["frames"], 9 if dims["frames"] > 9 else 5
     h, w = dims["height"], dims["width"]
     masks = torch.zeros(2, h, w)
@@ -98,15 +113,16 @@ def run_native(model, patcher, vae, dims, total, device, inputs) -> dict:
                                                  start_image=inputs["reference"], previous_frames=video,
                                                  audio_scale=1.0, clip_vision_output=inputs["clip"]).args
             patched, positive, negative, latent, trim = out
-            sync(device)
+            sync(scene.device)
             t1 = time.perf_counter()
             seed = len(rows)
-            samples = nodes.common_ksampler(patched, seed, STEPS, 1.0, "euler", "simple", positive, negative, latent)[0]
-            sync(device)
+            samples = nodes.common_ksampler(patched, seed, scene.steps, 1.0, "euler", "simple", positive, negative,
+                                            latent)[0]
+            sync(scene.device)
             t2 = time.perf_counter()
             images = vae.decode(samples["samples"])
             images = images.reshape(-1, *images.shape[-3:])[:window]
-            sync(device)
+            sync(scene.device)
             t3 = time.perf_counter()
             new = images[trim:] if video is not None else images
             video = new if video is None else torch.cat([video, new])  # what the workflow's image batch does
@@ -184,6 +200,7 @@ def main(argv=None) -> dict:
                     help="name[@speedups]:N windows or :Nf frames; names native, ours, ours_audio2; speedups joined "
                          "by '+' from sage, fp8, compile, easycache (e.g. ours@sage+fp8+compile:1500f)")
     ap.add_argument("--minute-frames", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--dims", help="JSON overriding the model/video dims (the native patch needs 40 heads)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
@@ -205,10 +222,10 @@ def main(argv=None) -> dict:
                                           "infinitetalk")
     vae = random_vae(dims["width"], device, args.tiny)
     minute_windows = len(windows_mod.split_windows(args.minute_frames, window, motion))
-    inputs = inputs_for(dims, max(total for _, _, total in runs), device)
+    scene = Scene(pack, vae, dims, device, inputs_for(dims, max(total for _, _, total in runs), device), args.steps)
     logs = hs.LogTail()
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,
-              "dims": dims, "steps": STEPS, "speakers": SPEAKERS, "build_s": round(time.perf_counter() - t0, 1),
+              "dims": dims, "steps": args.steps, "speakers": SPEAKERS, "build_s": round(time.perf_counter() - t0, 1),
               "minute_windows": minute_windows, "runs": {}}
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
     for name, speedups, total in runs:
@@ -217,12 +234,11 @@ def main(argv=None) -> dict:
         try:
             with hs.host_attention("sage" in speedups):
                 if name == "native":
-                    run = run_native(hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
-                                     af.native_patch(adapter_sd, dims, model.model_dtype()), vae, dims, total, device,
-                                     inputs)
+                    run = run_native(scene, hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
+                                     af.native_patch(adapter_sd, dims, model.model_dtype()), total)
                 else:
-                    run = run_ours(pack, hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
-                                   handle, vae, dims, total, 2.0 if name == "ours_audio2" else 1.0, device, inputs)
+                    run = run_ours(scene, hs.with_speedups(model, "compile" in speedups, "easycache" in speedups),
+                                   handle, total, 2.0 if name == "ours_audio2" else 1.0)
             run["minute_s_extrapolated"] = extrapolate(run, minute_windows)
         except Exception as exc:  # a crash is a result too
             run = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}

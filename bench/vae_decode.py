@@ -42,9 +42,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dims", help="JSON overriding the video dims")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
-    dims = af.TINY if args.tiny else af.FULL
+    dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
 
