@@ -33,10 +33,11 @@ def bench_dims(tiny: bool, override: str | None) -> dict:
 
 
 def loaded_pack():
-    """This pack's module where a host in this process already loaded it (the bench smoke tests), else None."""
-    for module in list(sys.modules.values()):
+    """This pack as a host in this process already loaded it (the bench smoke tests), else None: the module named
+    after the pack's folder path, as `nodes.load_custom_node` names it (a test runner may import another copy)."""
+    for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and Path(file).resolve() == ROOT / "__init__.py" and module.__name__ != "__main__":
+        if file and Path(file).resolve() == ROOT / "__init__.py" and Path(name.replace("_x_", ".")).is_absolute():
             return module
     return None
 

@@ -85,3 +85,7 @@ def test_minute_of_video_runs_ours_and_native(bench):
 def test_audio_embed_one_length(bench):
     row = bench("audio_embed").one(0.02, threads=1)
     assert row["frames"] == 30  # 1.2 s at 25 fps
+
+
+def test_benches_use_the_pack_the_host_loaded(bench, host):
+    assert bench("adapter_forward").boot(None, cpu=True)[1] is host.pack
