@@ -26,10 +26,30 @@ FULL = dict(dim=5120, ffn_dim=13824, num_heads=40, num_layers=40, text_dim=4096,
 TINY = dict(dim=64, ffn_dim=128, num_heads=2, num_layers=2, text_dim=32, width=64, height=48, frames=9, intermediate=32)
 
 
+def bench_dims(tiny: bool, override: str | None) -> dict:
+    """FULL or TINY sizes with a --dims JSON laid over them (fewer blocks for a quick check on the device; the
+    native patch needs 40 heads)."""
+    return dict(TINY if tiny else FULL, **json.loads(override or "{}"))
+
+
+def loaded_pack():
+    """This pack as a host in this process already loaded it (the bench smoke tests), else None: the module named
+    after the pack's folder path, as `nodes.load_custom_node` names it (a test runner may import another copy)."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == ROOT / "__init__.py" and Path(name.replace("_x_", ".")).is_absolute():
+            return module
+    return None
+
+
 def boot(host_path: str | None, cpu: bool):
-    """The host's model stack without its web server, with this pack loaded from its folder."""
+    """The host's model stack without its web server, with this pack loaded from its folder (or the host and pack
+    this process already runs)."""
     import asyncio
 
+    pack = loaded_pack()
+    if pack is not None and "comfy.model_management" in sys.modules:
+        return None, pack
     sys.path.insert(0, str(ROOT / "bench"))
     import offline_stubs
 
@@ -56,18 +76,29 @@ def random_state(module_on_meta, device, dtype, seed=0):
     return {k: torch.empty(v.shape, device=device, dtype=dtype).normal_(0, 0.02) for k, v in module_on_meta.state_dict().items()}
 
 
-def build_wan(dims, device, dtype):
+def build_wan_state(dims, device, dtype) -> tuple[dict, dict]:
+    """A random Wan 2.1 I2V state dict of the host's own WanModel, and the file metadata UNETLoader would read."""
     import comfy.ldm.wan.model
     import comfy.ops
-    import comfy.sd
 
     with torch.device("meta"):
         meta = comfy.ldm.wan.model.WanModel(model_type="i2v", in_dim=36, dim=dims["dim"], ffn_dim=dims["ffn_dim"],
                                             text_dim=dims["text_dim"], out_dim=16, num_heads=dims["num_heads"],
                                             num_layers=dims["num_layers"], operations=comfy.ops.disable_weight_init)
-    sd = random_state(meta, device, dtype)
     metadata = {"config": json.dumps({"transformer": {"num_heads": dims["num_heads"], "text_dim": dims["text_dim"]}})}
-    return comfy.sd.load_diffusion_model_state_dict(sd, model_options={}, metadata=metadata)
+    return random_state(meta, device, dtype), metadata
+
+
+def load_wan(state: tuple[dict, dict], model_options: dict):
+    """The MODEL as UNETLoader makes it (model_options: its weight_dtype choice, e.g. fp8_e4m3fn_fast)."""
+    import comfy.sd
+
+    sd, metadata = state
+    return comfy.sd.load_diffusion_model_state_dict(dict(sd), model_options=dict(model_options), metadata=metadata)
+
+
+def build_wan(dims, device, dtype):
+    return load_wan(build_wan_state(dims, device, dtype), {})
 
 
 def adapter_state(dims, device, dtype):
@@ -113,18 +144,25 @@ def our_model(pack, model, handle, speakers, dims):
     return adapter.patch_model(model, handle, cond)
 
 
-def native_model(model, adapter_sd, speakers, dims, pack):
+def native_patch(adapter_sd, dims, dtype):
+    """The host's native InfiniteTalk model patch (what ModelPatchLoader returns) holding the same weights."""
     import comfy.model_management as mm
     import comfy.model_patcher
     import comfy.ops
-    from comfy.ldm.wan.model_multitalk import MultiTalkCrossAttnPatch, MultiTalkGetAttnMapPatch, project_audio_features
     from comfy_extras.nodes_model_patch import MultiTalkModelPatch
 
-    dtype = model.model_dtype()
     patch = MultiTalkModelPatch(in_dim=dims["dim"], intermediate_dim=dims["intermediate"], num_layers=dims["num_layers"],
                                 device=mm.unet_offload_device(), dtype=dtype, operations=comfy.ops.manual_cast)
     patch.load_state_dict({k: v.to(mm.unet_offload_device(), dtype) for k, v in adapter_sd.items()}, assign=True)
-    patcher = comfy.model_patcher.CoreModelPatcher(patch, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
+    return comfy.model_patcher.CoreModelPatcher(patch, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
+
+
+def native_model(model, adapter_sd, speakers, dims, pack):
+    from comfy.ldm.wan.model_multitalk import MultiTalkCrossAttnPatch, MultiTalkGetAttnMapPatch, project_audio_features
+
+    dtype = model.model_dtype()
+    patcher = native_patch(adapter_sd, dims, dtype)
+    patch = patcher.model
     feats = [torch.randn(dims["frames"], 12, 768) for _ in range(speakers)]
     embeds = project_audio_features(patch.audio_proj, feats, 0, dims["frames"]).to(dtype)
     m = model.clone()
@@ -148,7 +186,9 @@ def norm_precision(pack, handle, dims, device) -> dict:
     return {"max_abs_err": float((out - ref).abs().max()), "ref_abs_max": float(ref.abs().max()), "dtype": str(x.dtype)}
 
 
-def time_case(guider, latent, steps, device):
+def time_case(guider, latent, steps, device, mean: bool = False) -> tuple[dict, torch.Tensor]:
+    """Seconds per step after the warm-up one (median, or mean where steps differ: skipped by a cache) and the
+    sampled latent."""
     import comfy.samplers
 
     sigmas = comfy.samplers.calculate_sigmas(guider.model_patcher.get_model_object("model_sampling"), "simple", steps)
@@ -164,17 +204,18 @@ def time_case(guider, latent, steps, device):
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    guider.sample(noise, latent, sampler, sigmas, callback=callback, disable_pbar=True, seed=0)
+    samples = guider.sample(noise, latent, sampler, sigmas, callback=callback, disable_pbar=True, seed=0)
     steps_s = [b - a for a, b in zip(stamps, stamps[1:])]  # the first callback closes the warm-up step
-    result = {"s_per_step": statistics.median(steps_s) if steps_s else float("nan"), "steps_timed": len(steps_s)}
+    per_step = (sum(steps_s) / len(steps_s) if mean else statistics.median(steps_s)) if steps_s else float("nan")
+    result = {"s_per_step": per_step, "steps_timed": len(steps_s)}
     if device.type == "cuda":
         free, total = torch.cuda.mem_get_info()
         result["device_used_gib"] = round((total - free) / 2**30, 2)
         result["torch_peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-    return result
+    return result, samples.float().cpu()
 
 
-def main():
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
@@ -182,8 +223,10 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--skip-native", action="store_true")
     ap.add_argument("--dims", help="JSON overriding the model/video dims (e.g. a CPU check of the native path)")
-    args = ap.parse_args()
-    dims = dict(TINY if args.tiny else FULL, **json.loads(args.dims or "{}"))
+    args = ap.parse_args(argv)
+    if args.steps < 2:
+        ap.error("--steps must be at least 2: the first step is the warm-up, the rest are timed")
+    dims = bench_dims(args.tiny, args.dims)
     _, pack = boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
     import comfy.samplers
@@ -233,7 +276,7 @@ def main():
     print(json.dumps(results), flush=True)
     for name, make in cases:
         try:
-            results[name] = time_case(make(), latent, args.steps, device)
+            results[name] = time_case(make(), latent, args.steps, device)[0]
         except Exception as exc:  # a crash is a result too (the native patch at cfg 2)
             results[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         print(json.dumps({name: results[name]}), flush=True)
@@ -249,6 +292,7 @@ def main():
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def random_vae(width: int, device, tiny: bool):
     return comfy.sd.VAE(sd=sd)
 
 
-def main():
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
@@ -54,9 +54,10 @@ def main():
     ap.add_argument("--text-cfg", type=float, default=1.0)
     ap.add_argument("--audio-cfg", type=float, default=1.0)
     ap.add_argument("--output-folder", default="", help="stream frames to PNGs here (default: RAM)")
+    ap.add_argument("--dims", help="JSON overriding the model/video dims")
     ap.add_argument("--out")
-    args = ap.parse_args()
-    dims = af.TINY if args.tiny else af.FULL
+    args = ap.parse_args(argv)
+    dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.clip_vision
     import comfy.model_management as mm
@@ -119,6 +120,7 @@ def main():
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

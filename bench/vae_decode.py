@@ -37,14 +37,15 @@ def timed(fn, device, repeat: int) -> tuple[float, object]:
     return sorted(times)[len(times) // 2], out
 
 
-def main():
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--host")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dims", help="JSON overriding the video dims")
     ap.add_argument("--out")
-    args = ap.parse_args()
-    dims = af.TINY if args.tiny else af.FULL
+    args = ap.parse_args(argv)
+    dims = af.bench_dims(args.tiny, args.dims)
     _, pack = af.boot(args.host, cpu=args.tiny or not torch.cuda.is_available())
     import comfy.model_management as mm
 
@@ -89,6 +90,7 @@ def main():
     print(json.dumps(report, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

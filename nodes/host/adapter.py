@@ -14,6 +14,7 @@ import comfy.model_patcher
 import comfy.ops
 import comfy.utils
 import torch
+from comfy_api.torch_helpers.torch_compile import TORCH_COMPILE_KWARGS, set_torch_compile_wrapper
 
 from ...wan_multitalk.adapter.model import AudioAdapter
 from ...wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
@@ -68,9 +69,10 @@ def heads_from_metadata(metadata) -> int | None:
     return int(heads) if heads else None
 
 
-def host_attention(q, k, v, heads):
-    """The host's optimized attention (flash/sage/xformers as configured) in its [B, L, H*D] layout."""
-    return comfy.ldm.modules.attention.optimized_attention(q, k, v, heads)
+def host_attention(q, k, v, heads, options=None):
+    """The host's optimized attention (flash/sage/xformers as configured) in its [B, L, H*D] layout; `options`
+    (the call's transformer_options) carries a model's attention override, which the host applies first."""
+    return comfy.ldm.modules.attention.optimized_attention(q, k, v, heads, transformer_options=options)
 
 
 def audio_conditioning(handle: AdapterHandle, embeds: SpeakerEmbeds, routing: SpeakerRouting, start: int,
@@ -93,15 +95,18 @@ class _ManagedPatch:
     def __init__(self, inner, handle: AdapterHandle):
         self.inner, self.handle = inner, handle
 
+    @torch.compiler.disable
     def __call__(self, args):
+        # Under TorchCompileModel the patch runs eagerly between the compiled pieces of the block. Traced, its
+        # per-window state (token caches, rows, scales) became guards: every window recompiled, up to dynamo's limit.
         return self.inner(args)
 
     def models(self):
         return [self.handle.patcher]
 
     def to(self, device_or_dtype):
-        if isinstance(device_or_dtype, torch.device):
-            self.inner.cond.clear_cache()
+        # The projected tokens are cached per device (a few MB): the MultiGPU CFG split calls this for every
+        # batch on every device, from its worker threads, so nothing is dropped here.
         return self
 
 
@@ -113,4 +118,27 @@ def patch_model(model, handle: AdapterHandle, cond: AudioConditioning):
     if cond.routes_speakers:
         patched.set_model_attn1_patch(_ManagedPatch(SpeakerMapPatch(cond), handle))
     patched.set_model_attn2_patch(_ManagedPatch(AudioCrossAttentionPatch(cond), handle))
+    _compile_guarding_patches(patched)
     return patched
+
+
+def _compile_guarding_patches(patched) -> None:
+    """Under TorchCompileModel, compile again with guards on which patches are installed.
+
+    The host's compile drops every guard under transformer_options, where the patches live: code compiled with the
+    adapter would then serve a MODEL without it (a KeyError), and code compiled without it would serve ours (the
+    adapter silently skipped). Ours keeps those guards, so each is compiled on its own; code a MODEL without the
+    adapter compiled earlier in the session is still matched by the host's rule, which only the host can change.
+    """
+    kwargs = patched.model_options.get(TORCH_COMPILE_KWARGS)
+    if not kwargs:
+        return
+    options = dict(kwargs.get("options") or {})
+    host_filter = options.get("guard_filter_fn")
+
+    def keep(entries):
+        kept = host_filter(entries) if host_filter else [True] * len(entries)
+        return [k or e.name == "transformer_options" or e.name.startswith("transformer_options['patches']")
+                for k, e in zip(kept, entries)]
+
+    set_torch_compile_wrapper(patched, **dict(kwargs, options=dict(options, guard_filter_fn=keep)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 
 import comfy.samplers
 
@@ -35,9 +36,9 @@ class AudioCFGGuider(comfy.samplers.CFGGuider):
             return super().predict_noise(x, timestep, model_options, seed)
         positive, negative = self.conds.get("positive"), self.conds.get("negative")
         if math.isclose(self.text_cfg, 1.0):
-            conds, null_audio, scale = [positive, positive], {1}, self.audio_cfg
+            conds, null_audio, scale = [positive, _null_audio_pass(positive)], {1}, self.audio_cfg
         else:
-            conds, null_audio, scale = [positive, negative, negative], {2}, self.text_cfg
+            conds, null_audio, scale = [positive, negative, _null_audio_pass(negative)], {2}, self.text_cfg
         out = comfy.samplers.calc_cond_batch(self.inner_model, conds, x, timestep,
                                              _with_null_audio(model_options, null_audio))
         if len(out) == 3:
@@ -55,6 +56,15 @@ def _host_cfg(model, conds: list, out: list, scale: float, x, timestep, model_op
                   "sigma": timestep, "model": model, "model_options": model_options})
     return comfy.samplers.cfg_function(model, out[0], out[1], scale, x, timestep, model_options=model_options,
                                        cond=conds[0], uncond=conds[1])
+
+
+def _null_audio_pass(conds):
+    """The same conditioning under its own identity: the host's step caches (EasyCache) key what they keep by a
+    cond's uuid, and the pass without audio must not share an entry with the pass that has it."""
+    if not conds:
+        return conds
+    return [dict(c, uuid=uuid.uuid5(c["uuid"], "null audio")) if isinstance(c.get("uuid"), uuid.UUID) else c
+            for c in conds]
 
 
 def _with_null_audio(model_options: dict, conds: set) -> dict:

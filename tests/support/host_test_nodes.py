@@ -173,9 +173,39 @@ def observed_sampler(base):
     return ObservedLongVideoSampler
 
 
+ATTENTION_CALLS: list = []
+
+
+def recording_attention_override(func, *args, **kwargs):
+    """A model's attention override in the host's form: record the call's q/k shapes, then run the host's own
+    attention function unchanged (so the frames stay exactly those without the override)."""
+    q, k = args[0], args[1]
+    ATTENTION_CALLS.append((tuple(q.shape), tuple(k.shape)))
+    return func(*args, **kwargs)
+
+
+class RecordAttention:
+    """Installs `recording_attention_override` the way attention-switch nodes do: in the MODEL's
+    transformer_options under the host's `optimized_attention_override` key."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",)}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "patch"
+    CATEGORY = "testing"
+
+    def patch(self, model):
+        model = model.clone()
+        model.model_options["transformer_options"]["optimized_attention_override"] = recording_attention_override
+        return (model,)
+
+
 from model_recorder import RecordModel  # noqa: E402  (a test node of its own module)
 
 TEST_NODES = {
+    PREFIX + "RecordAttention": RecordAttention,
     PREFIX + "RecordModel": RecordModel,
     PREFIX + "SineAudio": SineAudio,
     PREFIX + "StripMasks": StripMasks,

@@ -12,13 +12,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-# attention(q, k, v, heads) -> out, all [B, L, heads * dim_head] (ComfyUI's convention).
-Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+# attention(q, k, v, heads, options=None) -> out, all [B, L, heads * dim_head] (ComfyUI's convention); `options` is
+# the host's per-call dict from the patch hook, passed through untouched (ComfyUI keeps an attention override there).
+Attention = Callable[..., torch.Tensor]
 
 DEFAULT_OPERATIONS = torch.nn
 
 
-def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, options=None) -> torch.Tensor:
     """Multi-head attention in the host's [B, L, heads*dim] layout, scale 1/sqrt(dim_head)."""
     batch, q_len, width = q.shape
     dim_head = width // heads

@@ -9,6 +9,7 @@ get the null-audio tokens, so cond/uncond/no-audio passes may share one batched 
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterable
 
 import torch
@@ -138,10 +139,6 @@ class AudioConditioning:
     def masks_on(self, device) -> torch.Tensor:
         return self._cached("masks", device, torch.bool, lambda: self.token_masks.to(device))
 
-    def clear_cache(self) -> None:
-        """Drop projected tokens (e.g. after the adapter weights changed)."""
-        self._cache.clear()
-
     def frame_tokens(self, transformer_options: dict, length: int) -> int:
         """Tokens per latent frame, after checking the sequence matches this window and masks."""
         grid = transformer_options.get("grid_sizes")
@@ -230,7 +227,7 @@ class SpeakerMapPatch:
         masks = cond.masks_on(q.device)
         # only the first latent frame's keys take part in the map
         amap = speaker_attention_map(_take(q, rows), _take(k[:, :frame_tokens], rows), masks, frame_tokens,
-                                     cond.attention)
+                                     partial(cond.attention, options=options))
         options[LABEL_POSITIONS_KEY] = {
             "block_index": options.get("block_index"),
             "rows": rows,
@@ -260,6 +257,7 @@ class AudioCrossAttentionPatch:
         if cond.audio_scale == 0.0:
             return x  # audio switched off: skip the work, the residual would be multiplied by 0
         real, null = split_batch(options, x.shape[0], null_conds_for(options, cond.null_audio_conds))
+        attention = partial(cond.attention, options=options)
         parts = []
         if real:
             q_pos = k_pos = None
@@ -271,11 +269,11 @@ class AudioCrossAttentionPatch:
                     )
                 q_pos, k_pos = stash["positions"], cond.key_positions(x.device)
             tokens = cond.audio_tokens(x.device, x.dtype)
-            out = cond.adapter.block_forward(index, _take(x, real), tokens, q_pos, k_pos, cond.attention)
+            out = cond.adapter.block_forward(index, _take(x, real), tokens, q_pos, k_pos, attention)
             parts.append((real, out))
         if null:
             tokens = cond.null_tokens(x.device, x.dtype)
-            parts.append((null, cond.adapter.block_forward(index, _take(x, null), tokens, attention=cond.attention)))
+            parts.append((null, cond.adapter.block_forward(index, _take(x, null), tokens, attention=attention)))
         if len(parts) == 1:  # every row is real, or every row null
             return torch.add(x, parts[0][1], alpha=cond.audio_scale)
         result = torch.empty_like(x)
