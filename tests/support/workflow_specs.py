@@ -122,10 +122,11 @@ PNGs instead of being kept in memory. Keep **{fps} fps** in the embeds node and 
 
 MASKS_MD = """**Who is where.** The Speaker Masks node holds one region per speaker: speaker 1 goes with the first
 voice, speaker 2 with the second, and so on. The shipped regions are {layout}, a start that runs on
-any picture; redraw them on yours. To see it in the node without sampling, select the node and run only it (*Queue
-Selected Output Nodes*, the play button over a selected output node); then drag a box around each person (drag
-a box to move it, its handles to resize, Brush / Erase for finer shapes). Width and height there only shape the
-preview: keep them equal to the plan node's so the preview shows the crop the video gets.
+any picture; redraw them on yours. Your picture shows in the node as soon as you pick it in Load Image. Drag a
+box around each person: the first replaces the left strip (speaker 1), the next speaker 2's; click a box to
+select it, then drag it to move or its handles to resize (Brush / Erase for finer shapes, Ctrl+Z to undo). Width
+and height there only shape the preview: keep them equal to the plan node's so the preview shows the crop the
+video gets.
 
 **Timing of the voices** (`multi_audio_type` in the embeds node): `add` = turns, in input order (speaker 1 talks,
 then speaker 2, ...); `para` = all tracks start together (stems of one recorded conversation, each silent while
