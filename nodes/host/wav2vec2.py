@@ -21,6 +21,11 @@ class Wav2VecHandle:
         self.model, self.dtype, self.device_choice = model, dtype, device_choice
         self._silence = {}
 
+    @property
+    def feature_row_size(self) -> int:
+        """Values in one frame's feature row: every transformer layer's output (12 x 768 for the base model)."""
+        return int(self.model.config.num_hidden_layers) * int(self.model.config.hidden_size)
+
     def compute_device_and_dtype(self):
         device = torch_device(self.device_choice)
         # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.

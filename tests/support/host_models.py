@@ -47,14 +47,16 @@ def _randomise(module: torch.nn.Module, seed: int) -> dict:
 
 
 def write_tiny_wan_i2v(path: Path, spec: TinyWan = TinyWan(), seed: int = 0,
-                       dtype: torch.dtype = torch.float32) -> dict:
-    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width."""
+                       dtype: torch.dtype = torch.float32, model_type: str = "i2v") -> dict:
+    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width. model_type
+    "t2v" makes the text-to-video Wan of the same size instead (16 input channels, no image embedding)."""
     import comfy.ldm.wan.model
     import comfy.ops
 
     model = comfy.ldm.wan.model.WanModel(
-        model_type="i2v", in_dim=spec.in_dim, dim=spec.dim, ffn_dim=spec.ffn_dim, text_dim=spec.text_dim,
-        out_dim=spec.out_dim, num_heads=spec.num_heads, num_layers=spec.num_layers,
+        model_type=model_type, in_dim=spec.in_dim if model_type == "i2v" else spec.out_dim, dim=spec.dim,
+        ffn_dim=spec.ffn_dim, text_dim=spec.text_dim, out_dim=spec.out_dim, num_heads=spec.num_heads,
+        num_layers=spec.num_layers,
         operations=comfy.ops.disable_weight_init, device="cpu", dtype=torch.float32)
     state = {k: v.to(dtype) for k, v in _randomise(model, seed).items()}
     config = {"transformer": {"num_heads": spec.num_heads, "text_dim": spec.text_dim}}
