@@ -105,11 +105,11 @@ class ApplyAudioAdapter(io.ComfyNode):
             raise InputError("audio_start_frame", f"frame {audio_start_frame} is past the end of the embeds ({frames} "
                              f"frames, {frames / fps:.2f} s at {fps:g} fps): the window would hear only silence.",
                              f"use a start frame from 0 to {frames - 1}.")
-        if start_image is not None:
-            check_reference_alignment(embeds, (int(start_image.shape[2]), int(start_image.shape[1])), width, height)
+        size = (int(start_image.shape[2]), int(start_image.shape[1])) if start_image is not None else None
+        check_reference_alignment(embeds, size, width, height)
         reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         context = None if previous_frames is None else fit_to_video(previous_frames[-motion_frame:], width, height)
-        routing = speaker_routing(embeds, width, height)
+        routing = speaker_routing(embeds, width, height, size)
         patched = patch_model(model, adapter, audio_conditioning(adapter, embeds, routing, audio_start_frame, length))
         conditioner = I2VConditioner(vae, width, height, length, clip_vision_output)
         frames = WindowFrames.for_variant(adapter.variant, reference, context)

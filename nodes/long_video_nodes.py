@@ -110,7 +110,8 @@ class LongI2VPlan(io.ComfyNode):
                                  "give one mask, or one per source frame.")
         writable_output_folder(output_folder)
         fitted = fit_to_video(start_image[:1], width, height) if start_image is not None else None
-        size = (int(start_image.shape[2]), int(start_image.shape[1])) if start_image is not None else None
+        shown = source_video if source_video is not None else start_image  # what the masks were drawn on
+        size = (int(shown.shape[2]), int(shown.shape[1])) if shown is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
         if strength > 0:
             check_colour_matching("colour_match")  # kornia is optional: only this feature needs it
@@ -182,9 +183,7 @@ def check_job(job: LongVideoJob) -> None:
         raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
     if job.sigmas.shape[-1] < 2:
         raise InputError("sigmas", "has no steps.", "connect a scheduler with at least 1 step.")
-    source = plan.source_video
-    reference = plan.reference_size if source is None else (int(source.shape[2]), int(source.shape[1]))
-    check_reference_alignment(job.embeds, reference, plan.width, plan.height)
+    check_reference_alignment(job.embeds, plan.reference_size, plan.width, plan.height)
     if not plan.output_folder.strip():
         check_buffer(frames_bytes(job.total_frames, plan.width, plan.height), "output_folder",
                      f"{job.total_frames:,} frames at {plan.width}x{plan.height} kept in RAM (output_folder is empty)",

@@ -2,6 +2,9 @@
 when a speaker would own no token (a video too small for the speakers, or a region between the tokens' pixels)."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -51,3 +54,35 @@ def test_masks_are_checked_against_the_reference_images_aspect():
     with pytest.raises(InputError) as info:
         check_reference_alignment(embeds(2, masks), (160, 48), 64, 48)
     assert info.value.input_name == "ref_target_masks" and "64x48" in info.value.problem
+
+
+def nearest(size_in: int, size_out: int) -> np.ndarray:
+    """The source index torch's 'nearest' resize reads for each output index: floor(i * in / out)."""
+    return np.minimum(np.floor(np.arange(size_out) * (size_in / size_out)).astype(np.int64), size_in - 1)
+
+
+def official_default_tokens(src_w: int, src_h: int, width: int, height: int) -> np.ndarray:
+    """Re-derivation in float64/numpy of the official two speakers without bbox (MultiTalk wan/multitalk.py L558-580
+    and multitalk_model.py L673-675): inset halves (face_scale 0.05) on the source image; resized to cover the frame
+    (ceil of the scaled size, nearest) and centre-cropped (torchvision's rounding); nearest to the latent grid, then
+    to the token grid. Returns bool [2, tokens]."""
+    masks = np.zeros((2, src_h, src_w))
+    half = src_w // 2
+    for k in range(2):
+        masks[k, int(src_h * 0.05):int(src_h * 0.95), int(half * 0.05 + k * half):int(half * 0.95 + k * half)] = 1
+    scale = max(height / src_h, width / src_w)
+    final_h, final_w = math.ceil(scale * src_h), math.ceil(scale * src_w)
+    resized = masks[:, nearest(src_h, final_h)][:, :, nearest(src_w, final_w)]
+    top, left = int(round((final_h - height) / 2.0)), int(round((final_w - width) / 2.0))
+    frame = resized[:, top:top + height, left:left + width]
+    latent = frame[:, nearest(height, height // 8)][:, :, nearest(width, width // 8)] > 0
+    tokens = latent[:, nearest(height // 8, height // 16)][:, :, nearest(width // 8, width // 16)]
+    return tokens.reshape(2, -1)
+
+
+@pytest.mark.parametrize("reference", [(1920, 1080), (832, 480), (1280, 720), (720, 1280), (1000, 1000)])
+def test_the_default_layout_is_laid_on_the_reference_like_the_official_halves(reference):
+    routing = speaker_routing(embeds(2), 832, 480, reference)
+    official = torch.from_numpy(official_default_tokens(*reference, 832, 480))
+    assert torch.equal(routing.token_masks[:2], official)
+    assert torch.equal(routing.token_masks[2], ~official.any(dim=0))

@@ -2,7 +2,7 @@
 the Wan token grid, the way the sampler uses them and the preview shows them.
 
 One speaker needs no routing; several speakers without masks get the official default layout (equal columns,
-speaker 1 leftmost, inset by 5 %) on the video frame. Every speaker must own at least one token, or its audio would
+speaker 1 leftmost, inset by 5 %) on the reference image, cropped to the video like it. Every speaker must own at least one token, or its audio would
 drive nothing: a video too small for the speakers, or a region that owns no token, is refused here, before sampling.
 """
 from __future__ import annotations
@@ -30,7 +30,10 @@ class SpeakerRouting:
     has_background: bool
 
 
-def speaker_routing(embeds: SpeakerEmbeds, width: int, height: int) -> SpeakerRouting:
+def speaker_routing(embeds: SpeakerEmbeds, width: int, height: int,
+                    reference_size: tuple[int, int] | None = None) -> SpeakerRouting:
+    """reference_size: (width, height) of the reference image as given; without masks the default layout is laid
+    on it, as the official code lays its halves on the source image, and then cropped to the video like the image."""
     speakers, masks, has_background = embeds.num_speakers, embeds.masks, False
     if masks is None and speakers == 1:
         return SpeakerRouting(None, None, False)
@@ -42,7 +45,8 @@ def speaker_routing(embeds: SpeakerEmbeds, width: int, height: int) -> SpeakerRo
     if masks is None:
         log.warning("[MultiTalk Studio] %d speakers but no masks: using the default layout of %d columns, left to "
                     "right", speakers, speakers)
-        masks = boxes_to_masks(auto_layout(speakers, width, height), height, width)
+        layout_w, layout_h = reference_size or (width, height)
+        masks = boxes_to_masks(auto_layout(speakers, layout_w, layout_h), layout_h, layout_w)
     else:
         masks = masks.reshape(-1, *masks.shape[-2:]).float()
         has_background = masks.shape[0] == speakers + 1

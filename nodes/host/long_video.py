@@ -57,7 +57,7 @@ class LongVideoPlan:
     denoise: float
     clip_vision_output: object
     output_folder: str  # "" = RAM
-    reference_size: tuple[int, int] | None = None  # (width, height) of the start image as given, before fitting
+    reference_size: tuple[int, int] | None = None  # (width, height) of the start image or source video as given
 
     def variant(self, adapter: AdapterHandle) -> str:
         return adapter.variant if self.mode == "auto" else self.mode
@@ -195,7 +195,8 @@ class LongVideoRunner:
                     conditioner=I2VConditioner(plan.vae, plan.width, plan.height, plan.window_size,
                                                plan.clip_vision_output),
                     decoder=decoder_on_device(plan.vae),
-                    routing=speaker_routing(job.embeds, plan.width, plan.height))  # the same for every window
+                    # the same for every window
+                    routing=speaker_routing(job.embeds, plan.width, plan.height, plan.reference_size))
 
     @staticmethod
     def _step(run: _Run, window: Window, tail: torch.Tensor | None) -> WindowStep:
