@@ -2,8 +2,9 @@
 the Wan token grid, the way the sampler uses them and the preview shows them.
 
 One speaker needs no routing; several speakers without masks get the official default layout (equal columns,
-speaker 1 leftmost, inset by 5 %) on the reference image, cropped to the video like it. Every speaker must own at least one token, or its audio would
-drive nothing: a video too small for the speakers, or a region that owns no token, is refused here, before sampling.
+speaker 1 leftmost, inset by 5 %) on the reference image, cropped to the video like it. Every speaker must own at
+least one token, or its audio would drive nothing: a video too small for the speakers, or a region that owns no
+token, is refused here, before sampling.
 """
 from __future__ import annotations
 
