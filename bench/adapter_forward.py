@@ -128,7 +128,8 @@ def conditioning(dims, device, lat_frames, seed=0):
 
 def strip_token_masks(pack, speakers, dims):
     masks_mod = pack.wan_multitalk.masks
-    masks = masks_mod.boxes_to_masks(masks_mod.auto_layout(speakers), dims["height"], dims["width"])
+    masks = masks_mod.boxes_to_masks(masks_mod.auto_layout(speakers, dims["width"], dims["height"]), dims["height"],
+                                     dims["width"])
     gh, gw = masks_mod.wan_token_grid(dims["height"], dims["width"])
     return masks_mod.token_masks(masks, gh, gw, background=True)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..wan_multitalk.adapter.files import is_adapter_file
+from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.masks import check_video_size
-from ..wan_multitalk.speaker_routing import routing_preview, speaker_routing
+from ..wan_multitalk.speaker_routing import check_reference_alignment, routing_preview, speaker_routing
 from ..wan_multitalk.timebase import check_window_size
 from ..wan_multitalk.video.long_video import WindowFrames
 from ..wan_multitalk.video.resize import fit_to_video
-from .host.adapter import audio_conditioning, load_adapter, patch_model
+from ..wan_multitalk.video.windows import check_window_pixels
+from .host.adapter import audio_conditioning, check_model, load_adapter, patch_model
 from .host.folders import list_models, resolve_model
 from .host.guider import AudioCFGGuider
 from .host.i2v import I2VConditioner
@@ -71,7 +73,9 @@ class ApplyAudioAdapter(io.ComfyNode):
                 io.Int.Input("audio_start_frame", default=0, min=0, max=10_000_000, advanced=True,
                              tooltip="Which frame of the embeds this window starts at."),
                 io.Image.Input("start_image", optional=True, tooltip="The reference image (cover-resized and centre-cropped)."),
-                io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
+                io.ClipVisionOutput.Input("clip_vision_output", optional=True,
+                                          tooltip="CLIP Vision Encode of the reference image (clip_vision_h): Wan 2.1 "
+                                                  "I2V needs it."),
                 io.Image.Input("previous_frames", optional=True,
                                tooltip="Frames made so far: the last motion_frame of them continue into this window."),
                 io.Int.Input("motion_frame", default=9, min=1, max=33, step=4,
@@ -96,9 +100,18 @@ class ApplyAudioAdapter(io.ComfyNode):
                 motion_frame, start_image=None, clip_vision_output=None, previous_frames=None) -> io.NodeOutput:
         check_window_size(length, "length")
         check_video_size(width, height)
+        check_window_pixels(width, height, length, "length")
+        check_model(model, adapter, clip_vision_output)
+        frames, fps = embeds.num_frames, embeds.fps
+        if audio_start_frame >= frames:
+            raise InputError("audio_start_frame", f"frame {audio_start_frame} is past the end of the embeds ({frames} "
+                             f"frames, {frames / fps:.2f} s at {fps:g} fps): the window would hear only silence.",
+                             f"use a start frame from 0 to {frames - 1}.")
+        size = (int(start_image.shape[2]), int(start_image.shape[1])) if start_image is not None else None
+        check_reference_alignment(embeds, size, width, height)
         reference = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         context = None if previous_frames is None else fit_to_video(previous_frames[-motion_frame:], width, height)
-        routing = speaker_routing(embeds, width, height)
+        routing = speaker_routing(embeds, width, height, size)
         patched = patch_model(model, adapter, audio_conditioning(adapter, embeds, routing, audio_start_frame, length))
         conditioner = I2VConditioner(vae, width, height, length, clip_vision_output)
         frames = WindowFrames.for_variant(adapter.variant, reference, context)

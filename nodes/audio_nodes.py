@@ -10,7 +10,8 @@ from comfy_api.latest import io, ui
 from ..wan_multitalk.audio.placement import MODES, mix_tracks, parse_start_times, place_features, place_tracks
 from ..wan_multitalk.audio.wav2vec2 import load_wav2vec2
 from ..wan_multitalk.audio.waveform import normalize_loudness as loudness_normalized, prepare_waveform
-from ..wan_multitalk.embeds import SpeakerEmbeds, check_speaker_masks, describe
+from ..wan_multitalk.embeds import (SpeakerEmbeds, check_features_size, check_speaker_masks, check_timeline_size,
+                                    describe)
 from ..wan_multitalk.limits import MAX_SPEAKERS
 from ..wan_multitalk.timebase import duration
 from ..wan_multitalk.video.long_video import fit_audio
@@ -54,6 +55,21 @@ class Wav2VecModelLoader(io.ComfyNode):
         return io.NodeOutput(Wav2VecHandle(load_wav2vec2(path, dtype=dtype), device))
 
 
+def size_input(num_frames: int, mode: str, track_names: list[str]) -> tuple[str, str]:
+    """The input that sizes the embeds' timeline, and how to bring it back within the limits."""
+    if num_frames:
+        return "num_frames", "lower num_frames (0 follows the audio), or make a very long video in parts."
+    if mode == "timeline":
+        return "timeline_starts", "check the start times: they are seconds (e.g. '0, 3.2'), not frames or milliseconds."
+    return "/".join(track_names) + "/fps", ("use shorter audio or fewer speakers, or fps 25 (what the models were "
+                                            "trained on); make a very long video in parts.")
+
+
+def mix_format(audios: list[dict]) -> tuple[int, int]:
+    """(sample rate, channels) of the mixed audio: the first track's rate, the most channels of any track."""
+    return int(audios[0]["sample_rate"]), max(a["waveform"].shape[-2] if a["waveform"].ndim > 1 else 1 for a in audios)
+
+
 def placement_modes() -> io.DynamicCombo.Input:
     """multi_audio_type, with timeline_starts shown only for timeline."""
     starts = io.String.Input("timeline_starts", default="",
@@ -61,8 +77,9 @@ def placement_modes() -> io.DynamicCombo.Input:
     return io.DynamicCombo.Input(
         "multi_audio_type", options=[io.DynamicCombo.Option(mode, [starts] if mode == "timeline" else [])
                                      for mode in MODES],
-        tooltip="para: all speakers start together (overlap possible). add: turn-taking in input order. timeline: "
-                "each track starts at its time in timeline_starts.")
+        tooltip="para: all speakers start together (overlap possible). add: turn-taking in input order (a speaker "
+                "without audio takes a silent turn as long as the voice before it). timeline: each track starts at "
+                "its time in timeline_starts.")
 
 
 class Wav2VecEmbeds(io.ComfyNode):
@@ -112,12 +129,16 @@ class Wav2VecEmbeds(io.ComfyNode):
                 ref_target_masks=None) -> io.NodeOutput:
         tracks = [(f"audio_{k + 1}", a) for k, a in enumerate((audio_1, audio_2, audio_3, audio_4)) if a is not None]
         masked = check_speaker_masks(ref_target_masks, masks_include_background, len(tracks))
-        waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
+        silent = tuple(range(len(tracks), max(masked, len(tracks))))
         mode = multi_audio_type["multi_audio_type"]
         starts = parse_start_times(multi_audio_type.get("timeline_starts"), len(tracks), "timeline_starts") \
             if mode == "timeline" else None
         placement = place_tracks([duration(a["waveform"].shape[-1], a["sample_rate"]) for _, a in tracks], fps,
-                                 mode, starts, starts_input="timeline_starts")
+                                 mode, starts, starts_input="timeline_starts", silent_speakers=len(silent))
+        total = num_frames or placement.total_frames
+        check_timeline_size(placement, total, wav2vec2.feature_row_size, mix_format([a for _, a in tracks]),
+                            *size_input(num_frames, mode, [name for name, _ in tracks]))
+        waves = [prepare_waveform(a["waveform"], a["sample_rate"], name) for name, a in tracks]
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
@@ -127,12 +148,11 @@ class Wav2VecEmbeds(io.ComfyNode):
             features.append(wav2vec2.encode(wave, fps, name))
             bar.update(1)
         silence = wav2vec2.silence_row(fps)
-        silent = tuple(range(len(tracks), max(masked, len(tracks))))
-        total = num_frames or placement.total_frames
-        placed = place_features(features + [None] * len(silent), placement.with_silent_speakers(len(silent)),
-                                silence, total_frames=total)
+        none = [None] * len(silent)  # speakers without audio
+        placed = place_features(features + none, placement, silence, total_frames=total)
 
-        mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks], [a["sample_rate"] for _, a in tracks], placement)
+        mix, rate = mix_tracks([a["waveform"][0] for _, a in tracks] + none,
+                               [a["sample_rate"] for _, a in tracks] + none, placement)
         audio = fit_audio({"waveform": mix, "sample_rate": rate}, total, fps)
         embeds = SpeakerEmbeds(features=placed, fps=fps, audio_scale=audio_scale, silence=silence,
                                masks=ref_target_masks, silent_speakers=silent)
@@ -158,7 +178,7 @@ class SilentEmbeds(io.ComfyNode):
                                tooltip="Strength of the audio cross-attention (1 = as trained)."),
                 io.Int.Input("num_speakers", default=1, min=1, max=MAX_SPEAKERS,
                              tooltip="How many quiet speakers. This node takes no masks: with more than one, the "
-                                     "sampler spreads them over equal vertical strips."),
+                                     "sampler spreads them over the default layout of equal columns."),
             ],
             outputs=[EMBEDS.Output(display_name="embeds", tooltip="Silent speaker embeds for the samplers."),
                      io.Audio.Output(display_name="audio", tooltip="Silence, exactly num_frames / fps seconds long."),
@@ -167,6 +187,8 @@ class SilentEmbeds(io.ComfyNode):
 
     @classmethod
     def execute(cls, wav2vec2, num_frames, fps, audio_scale, num_speakers) -> io.NodeOutput:
+        check_features_size(num_speakers, num_frames, wav2vec2.feature_row_size, fps, "num_frames",
+                            "lower num_frames (or num_speakers); make very long idle stretches in parts.")
         row = wav2vec2.silence_row(fps)
         features = row.expand((num_speakers, num_frames) + tuple(row.shape)).clone()
         audio = fit_audio({"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}, num_frames, fps)

@@ -5,13 +5,16 @@ import torch
 from comfy_api.latest import io
 
 from ..wan_multitalk.errors import InputError
+from ..wan_multitalk.limits import check_buffer, frames_bytes
 from ..wan_multitalk.masks import check_video_size
+from ..wan_multitalk.speaker_routing import check_reference_alignment
 from ..wan_multitalk.timebase import check_window_size, exact_rate
 from ..wan_multitalk.video.colour import check_colour_matching
 from ..wan_multitalk.video.long_video import fit_audio
 from ..wan_multitalk.video.resize import fit_to_video
-from ..wan_multitalk.video.windows import check_motion
-from .host.folders import output_folder_path
+from ..wan_multitalk.video.windows import check_motion, check_window_pixels
+from .host.adapter import check_model
+from .host.folders import writable_output_folder
 from .host.long_video import LongVideoJob, LongVideoPlan, LongVideoRunner, WindowNoise
 from .sockets import ADAPTER, EMBEDS, LONG_PLAN
 
@@ -73,7 +76,9 @@ class LongI2VPlan(io.ComfyNode):
                 reference_choices(),
                 io.Image.Input("start_image", optional=True,
                                tooltip="The reference image (cover-resized and centre-cropped), for reference = start image."),
-                io.ClipVisionOutput.Input("clip_vision_output", optional=True, tooltip="CLIP vision of the reference image."),
+                io.ClipVisionOutput.Input("clip_vision_output", optional=True,
+                                          tooltip="CLIP Vision Encode of the reference image (clip_vision_h): Wan 2.1 "
+                                                  "I2V needs it."),
                 io.String.Input("output_folder", default="",
                                 tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
                                         "finished window is written there as PNGs, so an hour of video needs no hour of RAM."),
@@ -86,6 +91,7 @@ class LongI2VPlan(io.ComfyNode):
                 reference: dict, output_folder, start_image=None, clip_vision_output=None) -> io.NodeOutput:
         window = check_window_size(frame_window_size, "frame_window_size")
         check_video_size(width, height)
+        check_window_pixels(width, height, window, "frame_window_size")
         motion = check_motion(motion_frame, window)
         source_video = reference.get("source_video")
         if reference["reference"] == REFERENCE_IMAGE and start_image is None:
@@ -102,15 +108,15 @@ class LongI2VPlan(io.ComfyNode):
             if face_mask.shape[0] not in (1, source_video.shape[0]):
                 raise InputError("face_mask", f"has {face_mask.shape[0]} masks for {source_video.shape[0]} source frames.",
                                  "give one mask, or one per source frame.")
-        folder = output_folder_path(output_folder)
-        if folder is not None and folder.exists() and not folder.is_dir():
-            raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
+        writable_output_folder(output_folder)
         fitted = fit_to_video(start_image[:1], width, height) if start_image is not None else None
+        shown = source_video if source_video is not None else start_image  # what the masks were drawn on
+        size = (int(shown.shape[2]), int(shown.shape[1])) if shown is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
         if strength > 0:
             check_colour_matching("colour_match")  # kornia is optional: only this feature needs it
         return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, fitted, source_video,
-                                           source_fps, face_mask, denoise, clip_vision_output, output_folder))
+                                           source_fps, face_mask, denoise, clip_vision_output, output_folder, size))
 
 
 class LongVideoSampler(io.ComfyNode):
@@ -168,13 +174,27 @@ class LongVideoSampler(io.ComfyNode):
         return run_sampler(job, LongVideoRunner())
 
 
-def run_sampler(job: LongVideoJob, runner: LongVideoRunner) -> io.NodeOutput:
-    """Check the job, run it, and make the sampler's outputs: the frames (only the last with an output folder),
-    the audio cut to them, the count and the folder."""
+def check_job(job: LongVideoJob) -> None:
+    """Everything the sampler can refuse before its first window: the model, the length, the steps, the masks
+    against the reference, and a video too long to keep in RAM."""
+    plan = job.plan
+    check_model(job.model, job.adapter, plan.clip_vision_output)
     if job.total_frames < 1:
         raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
     if job.sigmas.shape[-1] < 2:
         raise InputError("sigmas", "has no steps.", "connect a scheduler with at least 1 step.")
+    check_reference_alignment(job.embeds, plan.reference_size, plan.width, plan.height)
+    if not plan.output_folder.strip():
+        check_buffer(frames_bytes(job.total_frames, plan.width, plan.height), "output_folder",
+                     f"{job.total_frames:,} frames at {plan.width}x{plan.height} kept in RAM (output_folder is empty)",
+                     "set output_folder on the plan (e.g. 'talking_video'): every finished window then goes to disk "
+                     "as PNGs, and a video of any length fits.")
+
+
+def run_sampler(job: LongVideoJob, runner: LongVideoRunner) -> io.NodeOutput:
+    """Check the job, run it, and make the sampler's outputs: the frames (only the last with an output folder),
+    the audio cut to them, the count and the folder."""
+    check_job(job)
     frames, folder = runner.run(job)
     count = len(frames)
     images = frames[-1:] if folder is not None else frames

@@ -34,8 +34,9 @@ class SpeakerMasks(io.ComfyNode):
             search_aliases=["multitalk", "infinitetalk", "speaker masks", "ref_target_masks", "speaker regions",
                             "who is where"],
             description="Who is where: draw a box or brush a region per speaker (1-4) on the reference image, or type "
-                        "regions, or leave it empty for equal vertical strips. Outputs one MASK per speaker in speaker "
-                        "order (= audio order) and a preview of the token grid the model will see.",
+                        "regions, or leave it empty for the official default layout (equal columns). Outputs one MASK "
+                        "per speaker in speaker order (= audio order) and a preview of the token grid the model will "
+                        "see.",
             is_output_node=True,
             inputs=[
                 io.Image.Input("image", optional=True,
@@ -62,8 +63,9 @@ class SpeakerMasks(io.ComfyNode):
                                         "(left:top:right:bottom), pixel boxes '40,60,400,700; 480,60,840,700' "
                                         "(x1,y1,x2,y2) or fractions '0.05,0.1,0.45,0.9; 0.55,0.1,0.95,0.9'."),
                 io.Int.Input("num_speakers", default=2, min=1, max=MAX_SPEAKERS,
-                             tooltip="Used only when nothing is drawn or typed: that many equal vertical strips, "
-                                     "speaker 1 leftmost."),
+                             tooltip="Used only when nothing is drawn or typed: the official default layout, that "
+                                     "many equal columns (speaker 1 leftmost) inset by 5 % of their width and of the "
+                                     "height; one speaker owns the whole image."),
                 io.Int.Input("width", default=832, min=16, max=4096, step=16,
                              tooltip="Video width, for the preview: the image and masks are cover-resized and "
                                      "centre-cropped to this size exactly as the video nodes do."),
@@ -125,7 +127,7 @@ class SpeakerMasks(io.ComfyNode):
             except InputError as exc:
                 raise InputError("typed_regions", exc.problem, exc.fix) from None
             kind = "typed" if boxes else "auto"
-            boxes = boxes or auto_layout(num_speakers)
+            boxes = boxes or auto_layout(num_speakers, src_w, src_h)
             masks, labels, extents = boxes_to_masks(boxes, src_h, src_w), [str(i + 1) for i in range(len(boxes))], boxes
         if masks.shape[0] > MAX_SPEAKERS:
             raise InputError("typed_regions", f"describes {masks.shape[0]} speakers; at most {MAX_SPEAKERS} are "

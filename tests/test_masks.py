@@ -1,8 +1,14 @@
-"""Speaker regions: parsing, rasterising, fitting to the frame, token ownership, preview."""
+"""Speaker regions: parsing, rasterising, fitting to the frame, token ownership, preview.
+
+Parity with the official MeiGen code (MultiTalk `wan/multitalk.py` generate() and `wan/modules/multitalk_model.py`
+WanModel.forward; InfiniteTalk identical) is checked against re-derivations of its rules written here: the token
+masks of its chain of nearest resizes, and its default two-speaker layout (`face_scale` 0.05).
+"""
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from wan_multitalk.errors import InputError
 from wan_multitalk.masks import (
@@ -10,6 +16,7 @@ from wan_multitalk.masks import (
     Box,
     auto_layout,
     boxes_to_masks,
+    check_mask_alignment,
     fit_masks,
     format_regions,
     parse_regions,
@@ -95,6 +102,13 @@ def test_box_separators_and_brackets():
         assert parse_regions(text, 100, 100) == expected
 
 
+@pytest.mark.parametrize("text", ["0:0:50:100, 50:0:100:100", "0:0:50:100,50:0:100:100", "0:50; 50:100",
+                                  "0:50 , 50:100"])
+def test_commas_between_percentage_tokens_only_separate_them(text):
+    """A comma no longer switches the whole text to pixel boxes: colons mean percentages (a box has none)."""
+    assert parse_regions(text, 640, 480) == [Box(0.0, 0.0, 0.5, 1.0), Box(0.5, 0.0, 1.0, 1.0)]
+
+
 def test_pixel_boxes_are_clipped_to_the_image():
     boxes = parse_regions("-20,-10,60,50", 100, 40)
     assert boxes == [Box(0.0, 0.0, 0.6, 1.0)]
@@ -134,14 +148,40 @@ def test_zero_area_names_the_speaker(text, speaker):
     assert f"speaker {speaker}'s region" in str(info.value)
 
 
-def test_auto_layout_partitions_the_frame():
-    boxes = auto_layout(3)
-    assert boxes[0] == Box(0.0, 0.0, 1 / 3, 1.0) and boxes[2].x1 == 1.0
-    masks = boxes_to_masks(boxes, 7, 100)
-    assert torch.equal(masks.sum(dim=0), torch.ones(7, 100))  # no gap, no overlap
-    assert masks[0, 0, 0] == 1 and masks[2, 0, -1] == 1  # speaker 1 leftmost
+def official_default_layout(src_h: int, src_w: int) -> torch.Tensor:
+    """Re-derivation of the official two speakers without bbox (MultiTalk wan/multitalk.py L558-570, face_scale 0.05
+    from L359; InfiniteTalk L602-614): rows 5-95 % of the height, each half's columns 5-95 % of the half's width,
+    every edge truncated to a whole pixel as Python's int() does."""
+    scale = 0.05
+    half = src_w // 2
+    rows = range(int(src_h * scale), int(src_h * (1 - scale)))
+    masks = torch.zeros(2, src_h, src_w)
+    for k in range(2):
+        cols = range(int(half * scale + k * half), int(half * (1 - scale) + k * half))
+        for y in rows:
+            for x in cols:
+                masks[k, y, x] = 1.0
+    return masks
+
+
+@pytest.mark.parametrize("height, width", [(480, 832), (1080, 1920), (721, 1283), (48, 64), (23, 41)])
+def test_default_two_speaker_layout_is_the_official_inset_halves(height, width):
+    assert torch.equal(boxes_to_masks(auto_layout(2, width, height), height, width),
+                       official_default_layout(height, width))
+
+
+def test_default_layout_of_more_speakers_and_of_one():
+    width, height = 100, 40
+    boxes = auto_layout(4, width, height)
+    masks = boxes_to_masks(boxes, height, width)
+    column = width // 4
+    for k in range(4):  # the same inset columns, speaker 1 leftmost, no overlap
+        cols = torch.nonzero(masks[k].any(dim=0)).flatten()
+        assert int(cols[0]) == int(column * 0.05 + k * column) and int(cols[-1]) + 1 == int(column * 0.95 + k * column)
+    assert masks.sum(dim=0).max() == 1 and torch.equal(masks[:, :2].sum(), torch.tensor(0.0))
+    assert auto_layout(1, width, height) == [Box(0.0, 0.0, 1.0, 1.0)]
     with pytest.raises(InputError):
-        auto_layout(0)
+        auto_layout(0, width, height)
 
 
 # ---- fitting to the frame ------------------------------------------------------------------
@@ -210,24 +250,45 @@ def test_validate_masks_allows_overlap_and_empty_background():
 
 # ---- token masks ---------------------------------------------------------------------------
 
-def token_loop(masks, grid_h, grid_w):
+def official_token_masks(masks: torch.Tensor) -> torch.Tensor:
+    """Re-derivation of the official chain: the frame-size masks nearest-resized to the latent grid (H/8, W/8) and
+    binarised (MultiTalk wan/multitalk.py L579-580), then nearest-resized to the token grid (H/16, W/16) and
+    binarised (wan/modules/multitalk_model.py L673-675)."""
+    height, width = masks.shape[-2:]
+    latent = (F.interpolate(masks[None].float(), size=(height // 8, width // 8), mode="nearest") > 0).float()
+    tokens = F.interpolate(latent, size=(height // 16, width // 16), mode="nearest")[0] > 0
+    return tokens.flatten(1)
+
+
+def first_pixel_loop(masks, grid_h, grid_w):
+    """Token (r, c) reads the first pixel of its cell: row floor(r * H / grid_h), column floor(c * W / grid_w)."""
     n, height, width = masks.shape
     out = torch.zeros(n, grid_h * grid_w, dtype=torch.bool)
     for s in range(n):
         for r in range(grid_h):
             for c in range(grid_w):
-                y = math.floor((r + 0.5) * height / grid_h)
-                x = math.floor((c + 0.5) * width / grid_w)
-                out[s, r * grid_w + c] = bool(masks[s, y, x] > 0)
+                out[s, r * grid_w + c] = bool(masks[s, r * height // grid_h, c * width // grid_w] > 0)
     return out
 
 
+@pytest.mark.parametrize("height, width", [(192, 192), (480, 832), (48, 64), (720, 1280)])
+def test_token_masks_follow_the_official_chain_of_nearest_resizes(height, width):
+    g = torch.Generator().manual_seed(height + width)
+    # blobs of a few pixels: most token cells are mixed, so centre and corner picks differ often
+    soft = F.interpolate(torch.rand(3, 1, height // 5, width // 5, generator=g), size=(height, width))[:, 0]
+    masks = torch.where(soft > 0.6, soft * 0.01, torch.zeros_like(soft))  # tiny soft values count
+    grid = wan_token_grid(height, width)
+    assert torch.equal(token_masks(masks, *grid, background=False), official_token_masks(masks))
+    with_bg = token_masks(masks, *grid)
+    assert torch.equal(with_bg[3], ~official_token_masks(masks).any(dim=0))
+
+
 @pytest.mark.parametrize("grid", [(4, 6), (5, 7), (64, 96), (1, 1)])
-def test_token_masks_match_cell_centre_loop(grid):
+def test_token_masks_read_the_first_pixel_of_every_cell(grid):
     g = torch.Generator().manual_seed(1)
     soft = torch.rand(3, 64, 96, generator=g)
-    masks = torch.where(soft > 0.6, soft * 0.01, torch.zeros_like(soft))  # tiny soft values count
-    speakers = token_loop(masks, *grid)
+    masks = torch.where(soft > 0.6, soft * 0.01, torch.zeros_like(soft))
+    speakers = first_pixel_loop(masks, *grid)
     assert torch.equal(token_masks(masks, *grid, background=False), speakers)
     with_bg = token_masks(masks, *grid)
     assert torch.equal(with_bg[:3], speakers)
@@ -298,3 +359,22 @@ def test_preview_stripes_shared_tokens_with_both_colours():
 def test_preview_rejects_mismatched_sizes():
     with pytest.raises(InputError):
         render_preview(torch.zeros(10, 10, 3), torch.zeros(1, 12, 10), 2, 2)
+
+
+# ---- masks against the reference image -------------------------------------------------------
+
+@pytest.mark.parametrize("mask_size", [(1920, 1080), (1024, 576), (832, 468), (64, 36)])
+def test_masks_of_the_images_aspect_at_any_size_are_accepted(mask_size):
+    check_mask_alignment(mask_size, (1920, 1080), 832, 480)
+
+
+@pytest.mark.parametrize("mask_size, offset", [((832, 480), 11), ((1080, 1080), 102), ((64, 48), 55)])
+def test_masks_of_another_aspect_are_refused_with_the_offset(mask_size, offset):
+    """A 1920x1080 image cover-cropped to 832x480 is scaled by 4/9 (853.3 wide) and loses 10 columns on the left.
+    An 832x480 mask is not cropped at all, so its right edge (the image's column 1920) lands at 853.3 - 10 =
+    843.3 instead of 832: 11 pixels off. Square and 4:3 masks lose rows instead: their top edge lands 101.5 and
+    55.4 pixels below the image's (rows 228.5 of 1080 and 5.5 of 48 cut away)."""
+    with pytest.raises(InputError) as info:
+        check_mask_alignment(mask_size, (1920, 1080), 832, 480)
+    assert info.value.input_name == "ref_target_masks"
+    assert f"up to {offset} pixels" in str(info.value) and "Speaker Masks" in info.value.fix

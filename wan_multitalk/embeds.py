@@ -1,14 +1,18 @@
 """The audio conditioning that travels from the embeds node to the samplers."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import torch
 
 from .audio.frame_audio import frame_audio
+from .audio.placement import Placement
 from .errors import InputError
-from .limits import MAX_SPEAKERS
+from .limits import FLOAT_BYTES, MAX_SPEAKERS, check_buffer
 from .masks import validate_masks
+from .timebase import exact_fps
 
 
 @dataclass
@@ -60,6 +64,26 @@ def check_speaker_masks(masks: torch.Tensor | None, include_background: bool, nu
                          "Give one mask per audio track, in the same order (speaker 1 = audio_1).")
     validate_masks(masks, input_name, has_background=include_background)
     return speakers
+
+
+def check_features_size(speakers: int, frames: int, row_size: int, fps, input_name: str, fix: str) -> None:
+    """Refuse, before any encoding, features [speakers, frames, row_size] float32 that one buffer cannot hold."""
+    seconds = Fraction(int(frames)) / exact_fps(fps)
+    check_buffer(int(speakers) * int(frames) * int(row_size) * FLOAT_BYTES, input_name,
+                 f"{int(frames):,} frames ({float(seconds):,.0f} s at {float(fps):g} fps) of features for "
+                 f"{int(speakers)} speaker(s)", fix)
+
+
+def check_timeline_size(placement: Placement, total_frames: int, row_size: int, audio: tuple[int, int],
+                        input_name: str, fix: str) -> None:
+    """Refuse, before any encoding, a timeline whose features or mixed audio (`audio` = (rate, channels)) one
+    buffer cannot hold: the placed speakers' features over `total_frames`, and the mix over the longer of the
+    voices' latest end and the frames."""
+    check_features_size(placement.num_tracks, total_frames, row_size, placement.fps, input_name, fix)
+    rate, channels = audio
+    seconds = max(max(placement.ends), Fraction(int(total_frames)) / placement.fps)
+    check_buffer(math.ceil(seconds * rate) * int(channels) * FLOAT_BYTES, input_name,
+                 f"{float(seconds):,.0f} s of mixed audio ({int(channels)} channel(s) at {int(rate)} Hz)", fix)
 
 
 def describe(tracks: int, silent: tuple[int, ...], frames: int, fps: float) -> str:

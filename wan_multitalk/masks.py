@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import InputError
-from .video.resize import cover_crop
+from .video.resize import cover_crop, crop_box
 
 REGION_EXAMPLES = (
     "write one region per speaker, in speaker order. Examples: percentages '0:45 55:100' "
@@ -106,8 +106,8 @@ def parse_regions(text: str, image_w: int, image_h: int) -> list[Box]:
     """Read the speaker regions a user typed; token order is speaker order.
 
     Accepted (one format per text):
-      * Wan2GP percentage tokens separated by spaces: 'L:R' (a full-height column) or 'L:T:R:B',
-        numbers 0-100 of the image width/height. Unlike Wan2GP no 5-95 % clamp is applied.
+      * Wan2GP percentage tokens separated by spaces (or ';' or ','): 'L:R' (a full-height column) or
+        'L:T:R:B', numbers 0-100 of the image width/height. Unlike Wan2GP no 5-95 % clamp is applied.
       * Boxes 'x1,y1,x2,y2' separated by ';', newlines or spaces (brackets allowed), corner to
         corner (x first - NOT the official JSON's [y_min, x_min, y_max, x_max]). If no number in
         the text exceeds 1 they are fractions of the image, otherwise source-image pixels.
@@ -119,11 +119,11 @@ def parse_regions(text: str, image_w: int, image_h: int) -> list[Box]:
     text = (text or "").strip()
     if not text:
         return []
+    if ":" in text:  # a box has no colon, so colons mean percentage tokens; commas then only separate them
+        return _parse_percent_tokens([t for t in re.split(r"[;,\s]+", text) if t])
     if "," in text:
         tokens = re.split(r"[;\s]+", re.sub(r"\s*,\s*", ",", text))
         return _parse_comma_boxes([t for t in tokens if t], int(image_w), int(image_h))
-    if ":" in text:
-        return _parse_percent_tokens([t for t in re.split(r"[;\s]+", text) if t])
     raise InputError("regions", f"'{text}' is not a list of speaker regions.", REGION_EXAMPLES)
 
 
@@ -134,13 +134,29 @@ def format_regions(boxes: Sequence[Box]) -> str:
     return " ".join(":".join(pct(v) for v in box) for box in boxes)
 
 
-def auto_layout(n: int) -> list[Box]:
-    """N equal full-height columns, speaker 1 leftmost: the default when no regions are given."""
+FACE_SCALE = 0.05
+"""The official default two-speaker layout (MeiGen `generate`, `face_scale`): each half of the image, inset by 5 % of
+the height and of the half's width."""
+
+
+def auto_layout(n: int, width: int, height: int) -> list[Box]:
+    """The default regions of `n` speakers on a `width` x `height` image when none are drawn: speaker 1 leftmost.
+
+    One speaker owns the whole image. Two or more get the official default layout, generalised from two halves to n
+    columns of width c = width // n: column k spans pixels [int(c * 0.05 + k * c), int(c * 0.95 + k * c)) and rows
+    [int(height * 0.05), int(height * 0.95)), computed as the official code does (so two speakers match it pixel
+    for pixel). The boxes sit on whole pixels, so `boxes_to_masks` at this size reproduces exactly those pixels.
+    """
     if int(n) != n or n < 1:
         raise InputError("speakers", f"need at least one speaker, got {n!r}.",
                          "connect 1-4 speaker audio inputs.")
-    n = int(n)
-    return [Box(i / n, 0.0, (i + 1) / n, 1.0) for i in range(n)]
+    n, width, height = int(n), int(width), int(height)
+    if n == 1:
+        return [Box(0.0, 0.0, 1.0, 1.0)]
+    top, bottom = int(height * FACE_SCALE), int(height * (1 - FACE_SCALE))
+    column = width // n
+    return [Box(int(column * FACE_SCALE + k * column) / width, top / height,
+                int(column * (1 - FACE_SCALE) + k * column) / width, bottom / height) for k in range(n)]
 
 
 def boxes_to_masks(boxes: Sequence[Box], height: int, width: int) -> torch.Tensor:
@@ -190,6 +206,30 @@ def validate_masks(masks: torch.Tensor, input_name: str, has_background: bool = 
                 "centre crop, and check the speaker order.")
 
 
+def check_mask_alignment(mask_size: tuple[int, int], image_size: tuple[int, int], width: int, height: int,
+                         input_name: str = "ref_target_masks") -> None:
+    """Masks are cover-cropped to the video like the image, which lands them on the content they were drawn on only
+    when they have the image's aspect: refuse masks that would land more than half a token from it.
+
+    mask_size, image_size: (width, height). The mapping is affine per axis, so the largest offset is at a frame edge.
+    """
+    (mask_w, mask_h), (image_w, image_h) = mask_size, image_size
+    mask_box, image_box = crop_box(mask_w, mask_h, width, height), crop_box(image_w, image_h, width, height)
+    offset = 0.0
+    for x, y in ((0, 0), (width, height)):
+        mask_x, mask_y = mask_box.to_source(x, y)
+        at_x, at_y = image_box.to_target(mask_x / mask_w * image_w, mask_y / mask_h * image_h)
+        offset = max(offset, abs(at_x - x), abs(at_y - y))
+    if offset > WAN_PIXELS_PER_TOKEN / 2:
+        raise InputError(
+            input_name,
+            f"the masks are {mask_w}x{mask_h} and the reference image {image_w}x{image_h}: another aspect ratio, so "
+            f"cropped to {width}x{height} they land up to {offset:.0f} pixels (more than half a "
+            f"{WAN_PIXELS_PER_TOKEN}-pixel token) away from what they were drawn on.",
+            "draw the masks on the reference image itself (Speaker Masks with the same image), or crop the image to "
+            "the masks' aspect ratio first.")
+
+
 def check_video_size(width: int, height: int) -> None:
     """A Wan 2.1 frame is a whole number of 16x16-pixel tokens."""
     if height % WAN_PIXELS_PER_TOKEN or width % WAN_PIXELS_PER_TOKEN:
@@ -203,18 +243,21 @@ def wan_token_grid(height: int, width: int) -> tuple[int, int]:
     return height // WAN_PIXELS_PER_TOKEN, width // WAN_PIXELS_PER_TOKEN
 
 
-def _cell_centre_indices(size: int, cells: int) -> torch.Tensor:
-    # Pixel containing the centre of each cell: floor((c + 0.5) * size / cells), in integers.
-    return (torch.arange(cells) * 2 + 1) * size // (2 * cells)
+def _first_pixel_indices(size: int, cells: int) -> torch.Tensor:
+    """The pixel each token row (or column) reads under the official chain of nearest resizes: frame -> latent grid
+    (two latent cells per token) -> token grid. Nearest picks floor(i * in / out) at each step, so token j reads latent
+    cell 2 j and pixel floor(2 j * size / (2 cells)) = floor(j * size / cells): the first pixel of its cell (pixel
+    16 j at Wan sizes)."""
+    return torch.arange(cells) * size // cells
 
 
 def token_masks(masks: torch.Tensor, grid_h: int, grid_w: int, background: bool = True,
                 has_background: bool = False) -> torch.Tensor:
     """Which tokens each speaker owns: bool [N (+1), grid_h * grid_w], row-major.
 
-    masks: [N, H, W] at frame size. Token (r, c) takes the value of the pixel that contains the
-    centre of its cell, i.e. row floor((r + 0.5) * H / grid_h) and likewise for columns; any
-    value > 0 counts (soft edges make no difference). Overlapping speakers both own a token.
+    masks: [N, H, W] at frame size. Token (r, c) takes the value of the first (top-left) pixel of its cell, row
+    floor(r * H / grid_h) and likewise for columns, as the official code's nearest resizes to the latent and then the
+    token grid do; any value > 0 counts (soft edges make no difference). Overlapping speakers both own a token.
     has_background: the last mask is a user-drawn background and is used as is.
     background: append a background row - the user's, or the tokens no speaker owns.
     """
@@ -224,8 +267,8 @@ def token_masks(masks: torch.Tensor, grid_h: int, grid_w: int, background: bool 
     height, width = int(masks.shape[1]), int(masks.shape[2])
     if not (1 <= grid_h <= height and 1 <= grid_w <= width):
         raise ValueError(f"token grid {grid_h}x{grid_w} does not fit masks of {height}x{width}")
-    rows = _cell_centre_indices(height, grid_h).to(masks.device)
-    cols = _cell_centre_indices(width, grid_w).to(masks.device)
+    rows = _first_pixel_indices(height, grid_h).to(masks.device)
+    cols = _first_pixel_indices(width, grid_w).to(masks.device)
     owned = (masks[:, rows][:, :, cols] > 0).reshape(masks.shape[0], grid_h * grid_w)
     speakers = owned[:-1] if has_background else owned
     if not background:

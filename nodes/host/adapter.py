@@ -18,9 +18,9 @@ from comfy_api.torch_helpers.torch_compile import TORCH_COMPILE_KWARGS, set_torc
 
 from ...wan_multitalk.adapter.model import AudioAdapter
 from ...wan_multitalk.adapter.patches import AudioConditioning, AudioCrossAttentionPatch, SpeakerMapPatch
-from ...wan_multitalk.adapter.weights import check_fits, inspect_adapter, prepare_state_dict
+from ...wan_multitalk.adapter.weights import check_base_model, check_fits, inspect_adapter, prepare_state_dict
 from ...wan_multitalk.embeds import SpeakerEmbeds
-from ...wan_multitalk.errors import InputError
+from ...wan_multitalk.errors import InputError, unreadable_file
 from ...wan_multitalk.speaker_routing import SpeakerRouting
 
 log = logging.getLogger("multitalk_studio")
@@ -39,7 +39,12 @@ class AdapterHandle:
 
 
 def load_adapter(path: str, variant_choice: str) -> AdapterHandle:
-    sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    try:
+        sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    except Exception as error:  # noqa: BLE001 - whatever the reader chokes on, the file is bad for the user
+        raise unreadable_file("model_name", path, error) from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise unreadable_file("model_name", path, TypeError(f"it holds a {type(sd).__name__}, not named tensors"))
     return adapter_from_state_dict(sd, metadata or {}, variant_choice)
 
 
@@ -82,11 +87,26 @@ def audio_conditioning(handle: AdapterHandle, embeds: SpeakerEmbeds, routing: Sp
                              embeds.audio_scale, attention=host_attention)
 
 
-def diffusion_model_dims(model) -> tuple[int, int]:
+def _wan_dit(model):
     dit = model.model.diffusion_model
-    if not hasattr(dit, "blocks") or not hasattr(dit, "dim"):
+    if not hasattr(dit, "blocks") or not hasattr(dit, "dim") or not hasattr(dit, "patch_embedding"):
         raise InputError("model", "is not a Wan 2.1 DiT.", "Load Wan 2.1 I2V 14B with the native Load Diffusion Model node.")
+    return dit
+
+
+def diffusion_model_dims(model) -> tuple[int, int]:
+    dit = _wan_dit(model)
     return int(dit.dim), len(dit.blocks)
+
+
+def check_model(model, handle: AdapterHandle, clip_vision_output) -> None:
+    """Before any encode or step: the MODEL is a Wan image-to-video (its patch embedding's input width) given CLIP
+    vision where it reads the reference through it (the host builds an image embedding for Wan 2.1 I2V), and the
+    adapter fits its width and depth."""
+    dit = _wan_dit(model)
+    check_base_model(int(dit.patch_embedding.weight.shape[1]), getattr(dit, "img_emb", None) is not None,
+                     clip_vision_output is not None)
+    check_fits(handle.spec, int(dit.dim), len(dit.blocks))
 
 
 class _ManagedPatch:

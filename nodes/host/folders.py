@@ -134,6 +134,24 @@ def output_folder_path(folder: str) -> Path | None:
     return path if path.is_absolute() else Path(folder_paths.get_output_directory()) / path
 
 
+def writable_output_folder(folder: str, input_name: str = "output_folder") -> Path | None:
+    """`output_folder_path`, created now and written to once (a probe file, removed again), so a folder that cannot
+    be created or written is refused before any window is sampled rather than after the first one."""
+    path = output_folder_path(folder)
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise InputError(input_name, f"'{path}' cannot be {'written to' if path.is_dir() else 'created'} "
+                                     f"({error.strerror or error}).",
+                         "choose a folder you may write to: a plain name (it goes under ComfyUI's output folder), "
+                         "or a path on a drive with room for the frames.") from None
+    return path
+
+
 def interrupted_frames_folder() -> str:
     """A new folder under ComfyUI's output for the finished frames of an interrupted run (unique even twice a
     second)."""

@@ -32,6 +32,7 @@ from .adapter import AdapterHandle, audio_conditioning, patch_model
 from .folders import interrupted_frames_folder, output_folder_path
 from .guider import AudioCFGGuider
 from .i2v import I2VConditioner
+from .progress_text import show_on_node
 from .vae import decoder_on_device
 
 log = logging.getLogger("multitalk_studio")
@@ -56,6 +57,7 @@ class LongVideoPlan:
     denoise: float
     clip_vision_output: object
     output_folder: str  # "" = RAM
+    reference_size: tuple[int, int] | None = None  # (width, height) of the start image or source video as given
 
     def variant(self, adapter: AdapterHandle) -> str:
         return adapter.variant if self.mode == "auto" else self.mode
@@ -166,9 +168,11 @@ class LongVideoRunner:
         except mm.InterruptProcessingException:
             run.writer.wait()
             kept = _keep_on_interrupt(sink)
-            log.warning("[MultiTalk Studio] interrupted after %d of %d windows: %d finished frames kept in %s",
-                        sum(1 for w in run.windows if w.start + w.keep_to <= sink.count), len(run.windows),
-                        sink.count, kept)
+            done = sum(1 for w in run.windows if w.start + w.keep_to <= sink.count)
+            message = (f"interrupted after {done} of {len(run.windows)} windows: {sink.count} finished frames kept "
+                       f"in {kept}")
+            log.warning("[MultiTalk Studio] %s", message)
+            show_on_node(f"MultiTalk Studio: {message}")  # the UI shows only "interrupted" otherwise
             raise
         finally:
             run.writer.close()
@@ -191,7 +195,8 @@ class LongVideoRunner:
                     conditioner=I2VConditioner(plan.vae, plan.width, plan.height, plan.window_size,
                                                plan.clip_vision_output),
                     decoder=decoder_on_device(plan.vae),
-                    routing=speaker_routing(job.embeds, plan.width, plan.height))  # the same for every window
+                    # the same for every window
+                    routing=speaker_routing(job.embeds, plan.width, plan.height, plan.reference_size))
 
     @staticmethod
     def _step(run: _Run, window: Window, tail: torch.Tensor | None) -> WindowStep:

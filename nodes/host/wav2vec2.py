@@ -32,6 +32,12 @@ class Wav2VecHandle:
             offload_device=mm.text_encoder_offload_device())
         self._silence = {}
 
+    @property
+    def feature_row_size(self) -> int:
+        """Values in one frame's feature row: every transformer layer's output (12 x 768 for the base model)."""
+        config = self.patcher.model.encoder.config
+        return int(config.num_hidden_layers) * int(config.hidden_size)
+
     def loaded(self):
         """The encoder, on its compute device."""
         mm.load_model_gpu(self.patcher)

@@ -6,6 +6,7 @@ from adapter_factory import make_adapter_state_dict, make_base_model_state_dict,
 from wan_multitalk.adapter.model import AudioAdapter
 from wan_multitalk.adapter.weights import (
     AdapterSpec,
+    check_base_model,
     check_fits,
     detect_variant,
     inspect_adapter,
@@ -98,6 +99,22 @@ def test_check_fits_names_both_sides():
     assert "adapter is for dim 128 / 2 blocks, the MODEL has dim 5120 / 40 blocks" in str(err.value)
     with pytest.raises(InputError, match="MODEL has dim 128 / 30 blocks"):
         check_fits(spec, 128, 30)
+
+
+def test_the_base_model_must_be_an_image_to_video_wan_with_clip_vision_when_it_reads_it():
+    check_base_model(36, needs_clip_vision=True, has_clip_vision=True)  # Wan 2.1 I2V with CLIP vision
+    check_base_model(36, needs_clip_vision=False, has_clip_vision=False)  # an I2V without an image embedding
+    with pytest.raises(InputError) as err:
+        check_base_model(16, needs_clip_vision=False, has_clip_vision=True)
+    assert err.value.input_name == "model" and "text-to-video" in err.value.problem
+    assert "16 channels" in err.value.problem
+    assert "Wan 2.1 I2V" in err.value.fix
+    with pytest.raises(InputError) as err:
+        check_base_model(48, needs_clip_vision=True, has_clip_vision=True)
+    assert err.value.input_name == "model" and "48 channels" in err.value.problem
+    with pytest.raises(InputError) as err:
+        check_base_model(36, needs_clip_vision=True, has_clip_vision=False)
+    assert err.value.input_name == "clip_vision_output" and "CLIP Vision Encode" in err.value.fix
 
 
 @pytest.mark.parametrize("fmt", ["e4m3fn", "e5m2"])

@@ -1,4 +1,5 @@
-"""Frame audio, the 5 rows around each frame: global clamping, silence past the end of the audio."""
+"""Frame audio, the 5 rows around each frame: global clamping, silence past the end of the audio (not the official
+mirror: see test_end_of_audio_is_encoded_silence_not_the_official_mirror)."""
 from __future__ import annotations
 
 import pytest
@@ -70,3 +71,29 @@ def test_one_frame_audio_and_one_row_or_no_features():
     assert torch.equal(past, silence.expand(2, 2, 5, 2, 3))
     empty = frame_audio(torch.zeros(3, 0, 2, 3), 0, 4, silence)
     assert empty.shape == (3, 4, 5, 2, 3) and torch.equal(empty, silence.expand(3, 4, 5, 2, 3))
+
+
+def official_rows_at_the_end(features, start, count):
+    """Re-derivation of the official end of audio (MultiTalk wan/multitalk.py L765-773, InfiniteTalk L818-826): a
+    window reaching `end` past the T rows extends them by their last end - T + 3 rows in reverse order (a mirror);
+    frames then read their 5 rows clamped to the extended track (L480-489)."""
+    end = start + count
+    extended = torch.cat([features, features[:, features.shape[1] - (end - features.shape[1] + 3):].flip(1)], dim=1)
+    rows = (torch.arange(start, end)[:, None] + torch.tensor([-2, -1, 0, 1, 2])).clamp(0, extended.shape[1] - 1)
+    return extended[:, rows]
+
+
+def test_end_of_audio_is_encoded_silence_not_the_official_mirror(data):
+    """Kept on purpose (README, 'end of the audio'): after the voice ends the speaker is quiet, so the frames of the
+    last window that run past the audio read encoded silence, the closed mouth the model also sees between turns,
+    where the official code mirrors the last syllables back. The overrun frames are trimmed from the video, but they
+    are generated together with the kept ones, and silence lets the last kept frames settle."""
+    features, silence = data  # 30 rows
+    ours, official = frame_audio(features, 22, 15, silence), official_rows_at_the_end(features, 22, 15)
+    torch.testing.assert_close(ours[:, :6], official[:, :6], rtol=0, atol=0)  # frames 22-27: rows inside the audio
+    # the last audio frame: its +2 row is past the end; ours holds the last row, the official reads the mirror
+    torch.testing.assert_close(ours[:, 7, 4], features[:, 29], rtol=0, atol=0)
+    torch.testing.assert_close(official[:, 7, 4], features[:, 28], rtol=0, atol=0)
+    # past the end (frames 30-36): ours is silence on every row, the official keeps mirrored speech
+    assert torch.equal(ours[:, 8:], silence.expand_as(ours[:, 8:]))
+    torch.testing.assert_close(official[:, 8, 2], features[:, 29], rtol=0, atol=0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,8 @@ from fractions import Fraction
 
 from wan_multitalk.audio.placement import mix_tracks, parse_start_times, place_features, place_tracks
 from wan_multitalk.errors import InputError
-from wan_multitalk.timebase import duration
+from wan_multitalk.timebase import duration, samples_for_frames
+from wan_multitalk.video.long_video import fit_audio
 
 RATE = 16000
 
@@ -95,6 +97,8 @@ def test_speaker_count_is_limited_to_one_to_four():
         plan([16000] * 5, 25.0, "add")
     with pytest.raises(InputError):
         plan([], 25.0, "para")
+    with pytest.raises(InputError):  # speakers without audio count too
+        plan([16000] * 3, 25.0, "add", silent_speakers=2)
 
 
 def test_place_features_puts_each_track_at_its_offset_with_silence_elsewhere():
@@ -115,10 +119,43 @@ def test_place_features_puts_each_track_at_its_offset_with_silence_elsewhere():
     assert not (out == 0).all(dim=(2, 3)).any()  # silence rows, never zero rows
 
 
-def test_silent_speakers_take_a_slot_but_no_time():
-    placed = plan([16000, 8000], 25.0, "add").with_silent_speakers(2)
+@pytest.mark.parametrize("mode", ["para", "timeline"])
+def test_silent_speakers_take_a_slot_but_no_time(mode):
+    starts = [0.0, 0.0] if mode == "timeline" else None
+    placed = plan([16000, 8000], 25.0, mode, starts_seconds=starts, silent_speakers=2)
     assert placed.num_tracks == 4 and placed.start_frames[2:] == (0, 0) and placed.frame_counts[2:] == (0, 0)
-    assert placed.total_frames == frames(24000)
+    assert placed.total_frames == frames(16000)
+
+
+def official_add_with_missing_speaker(track: np.ndarray, missing: int) -> tuple[np.ndarray, np.ndarray]:
+    """Re-derivation of the official two-speaker preparation (MultiTalk generate_multitalk.py audio_prepare_multi,
+    L268-287; InfiniteTalk generate_infinitetalk.py L291-310) with one path 'None': that speaker's track is zeros as
+    long as the other's, then 'add' puts track 1 first and track 2 after it, each padded with zeros to the sum."""
+    silent = np.zeros(track.shape[0])
+    first, second = (silent, track) if missing == 1 else (track, silent)
+    return (np.concatenate([first, np.zeros(second.shape[0])]),
+            np.concatenate([np.zeros(first.shape[0]), second]))
+
+
+def test_a_speaker_without_audio_in_add_mode_takes_a_silent_turn_as_the_official_code():
+    samples = 640 * 37 + 123  # 37.19 frames at 25 fps
+    track = np.random.default_rng(0).standard_normal(samples).astype(np.float32)
+    speaker_1, speaker_2 = official_add_with_missing_speaker(track, missing=2)
+    placed = plan([samples], 25.0, "add", silent_speakers=1)
+    # speaker 2 (no audio) takes a silent turn as long as speaker 1's track, after it; the video spans both turns
+    assert placed.starts == (0, duration(samples, RATE)) and placed.durations == (duration(samples, RATE),) * 2
+    assert placed.total_frames == frames(speaker_1.shape[0]) == frames(2 * samples)
+    mix, rate = mix_tracks([torch.from_numpy(track)[None, None], None], [RATE, None], placed)
+    muxed = fit_audio({"waveform": mix, "sample_rate": rate}, placed.total_frames, 25.0)["waveform"][0, 0]
+    official = torch.from_numpy(speaker_1 + speaker_2)
+    covered = samples_for_frames(placed.total_frames, RATE, 25.0)  # the muxed audio: the frames, to the sample
+    torch.testing.assert_close(muxed.double(), official[:covered], rtol=0, atol=1e-6)
+    # features: speaker 1's rows then silence, speaker 2 silence throughout
+    rows = torch.arange(placed.frame_counts[0], dtype=torch.float32)[:, None].expand(-1, 2)
+    features = place_features([rows, None], placed, torch.full((2,), -1.0))
+    voiced = placed.frame_counts[0]
+    assert torch.equal(features[0, :voiced], rows) and (features[0, voiced:] == -1).all()
+    assert (features[1] == -1).all()
 
 
 def test_place_features_cuts_or_pads_to_total_frames_and_handles_a_silent_speaker():

@@ -177,12 +177,14 @@ def test_typed_regions_every_format(host, typed, boxes):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
-def test_nothing_drawn_or_typed_gives_equal_vertical_strips(host, n):
+def test_nothing_drawn_or_typed_gives_the_default_layout(host, n):
+    """Equal columns inset by 5 % (the official default, tests/test_masks.py), drawn on the image as given."""
     result = run_node(host, num_speakers=n)
     masks = result.captured["masks"]
-    assert torch.equal(masks, boxes_to_masks(auto_layout(n), IMG_H, IMG_W))
-    assert torch.equal(masks.sum(dim=0), torch.ones(IMG_H, IMG_W))  # a partition, left to right
-    cols = [int(torch.nonzero(m[0]).min()) for m in masks]
+    assert torch.equal(masks, boxes_to_masks(auto_layout(n, IMG_W, IMG_H), IMG_H, IMG_W))
+    assert masks.sum(dim=0).max() == 1  # no overlap, left to right
+    assert n > 1 or torch.equal(masks[0], torch.ones(IMG_H, IMG_W))  # one speaker owns the whole image
+    cols = [int(torch.nonzero(m.any(dim=0)).min()) for m in masks]
     assert cols == sorted(cols)
     assert result.ui_outputs[result.node_id]["mts_result"][0]["source"] == "auto"
 

@@ -51,13 +51,14 @@ HOST_FIXED_WAN = TinyWan(dim=256, num_heads=2, ffn_dim=256, text_dim=4096)
 width 128 (num_heads = dim // 128) and the model's default text width 4096, so the tiny model keeps both."""
 
 
-def _tiny_wan_state(spec: TinyWan, seed: int) -> dict:
+def _tiny_wan_state(spec: TinyWan, seed: int, model_type: str = "i2v") -> dict:
     import comfy.ldm.wan.model
     import comfy.ops
 
     model = comfy.ldm.wan.model.WanModel(
-        model_type="i2v", in_dim=spec.in_dim, dim=spec.dim, ffn_dim=spec.ffn_dim, text_dim=spec.text_dim,
-        out_dim=spec.out_dim, num_heads=spec.num_heads, num_layers=spec.num_layers,
+        model_type=model_type, in_dim=spec.in_dim if model_type == "i2v" else spec.out_dim, dim=spec.dim,
+        ffn_dim=spec.ffn_dim, text_dim=spec.text_dim, out_dim=spec.out_dim, num_heads=spec.num_heads,
+        num_layers=spec.num_layers,
         operations=comfy.ops.disable_weight_init, device="cpu", dtype=torch.float32)
     return _randomise(model, seed)
 
@@ -79,9 +80,10 @@ def tiny_wan_spec() -> TinyWan:
 
 
 def write_tiny_wan_i2v(path: Path, spec: TinyWan = TinyWan(), seed: int = 0,
-                       dtype: torch.dtype = torch.float32) -> dict:
-    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width."""
-    state = {k: v.to(dtype) for k, v in _tiny_wan_state(spec, seed).items()}
+                       dtype: torch.dtype = torch.float32, model_type: str = "i2v") -> dict:
+    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width. model_type
+    "t2v" makes the text-to-video Wan of the same size instead (16 input channels, no image embedding)."""
+    state = {k: v.to(dtype) for k, v in _tiny_wan_state(spec, seed, model_type).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=_metadata(spec))
     return state

@@ -149,6 +149,34 @@ class SineAudio:
         return ({"waveform": wave.float()[None, None], "sample_rate": rate},)
 
 
+class RecordingSampler:
+    """A SAMPLER (euler) that records every model evaluation in SAMPLER_CALLS: a test can see that no step ran."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    RETURN_TYPES = ("SAMPLER",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self):
+        import comfy.k_diffusion.sampling
+        import comfy.samplers
+
+        def recording_euler(model, x, sigmas, *args, **kwargs):
+            def counted(x, sigma, **kw):
+                SAMPLER_CALLS.append(float(sigma.flatten()[0]))
+                return model(x, sigma, **kw)
+
+            return comfy.k_diffusion.sampling.sample_euler(counted, x, sigmas, *args, **kwargs)
+
+        return (comfy.samplers.KSAMPLER(recording_euler),)
+
+
+SAMPLER_CALLS: list = []
+
+
 def observed_sampler(base):
     """`base` (the pack's MTS_LongVideoSampler) running its jobs with a runner made from `RUNNER`."""
     nodes_module = sys.modules[base.__module__]
@@ -214,6 +242,7 @@ TEST_NODES = {
     PREFIX + "RandomConditioning": RandomConditioning,
     PREFIX + "RandomClipVisionOutput": RandomClipVisionOutput,
     PREFIX + "RandomImage": RandomImage,
+    PREFIX + "RecordingSampler": RecordingSampler,
 }
 
 

@@ -204,6 +204,33 @@ def check_fits(spec: AdapterSpec, model_dim: int, model_blocks: int) -> None:
         )
 
 
+I2V_IN_CHANNELS = 36
+"""What a Wan 2.1 image-to-video DiT's patch embedding takes: 16 noise + 4 mask + 16 reference latent channels (a
+text-to-video Wan takes the 16 noise channels only). MultiTalk and InfiniteTalk are trained on Wan 2.1 I2V."""
+
+
+def check_base_model(in_channels: int, needs_clip_vision: bool, has_clip_vision: bool) -> None:
+    """Refuse, before any sampling, a MODEL the audio adapter cannot drive by what it is: not an image-to-video Wan
+    (its input width), or a Wan 2.1 I2V (it has an image embedding) given no CLIP vision of the reference."""
+    if in_channels != I2V_IN_CHANNELS:
+        kind = "a text-to-video Wan" if in_channels == 16 else "not a Wan 2.1 image-to-video model"
+        raise InputError(
+            "model",
+            f"is {kind}: its patch embedding takes {in_channels} channels, Wan 2.1 image-to-video takes "
+            f"{I2V_IN_CHANNELS} (noise, mask and the reference image's latents).",
+            "load Wan 2.1 I2V 14B (e.g. wan2.1_i2v_480p_14B) with Load Diffusion Model: MultiTalk and InfiniteTalk "
+            "are made for it.",
+        )
+    if needs_clip_vision and not has_clip_vision:
+        raise InputError(
+            "clip_vision_output",
+            "is not connected, and this Wan 2.1 I2V model reads the reference image through CLIP vision: without it "
+            "the model runs without its image conditioning.",
+            "add Load CLIP Vision (clip_vision_h) and CLIP Vision Encode on the reference image, and connect its "
+            "output to clip_vision_output.",
+        )
+
+
 def prepare_state_dict(
     state_dict: Mapping[str, torch.Tensor], compute_dtype: torch.dtype = torch.bfloat16
 ) -> dict[str, torch.Tensor]:

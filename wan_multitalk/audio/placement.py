@@ -6,13 +6,17 @@ Modes:
 * ``add``      - turn taking in input order: track k starts where track k-1 ended (official "add").
 * ``timeline`` - track k starts at ``starts_seconds[k]``; tracks may overlap or leave gaps.
 
+Speakers without audio (masks after the last voice) come after the voiced tracks. In ``add`` mode each takes a
+silent turn as long as the last voiced track, as the official code does for a 'None' speaker (zeros as long as the
+other speaker's track, so whoever follows starts after that silence); in the other modes they take no time.
+
 One ``Placement`` (in exact seconds, whatever each track's sample rate) is the single source of truth:
 features are placed at its frame offsets and the audio to mux is mixed at the same times, so lips and
 sound cannot drift apart. Frame counts follow the time base's rule (`timebase`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
@@ -32,7 +36,7 @@ class Placement:
     mode: str
     fps: Fraction
     starts: tuple[Fraction, ...]  # seconds from the start of the video
-    durations: tuple[Fraction, ...]  # seconds each track lasts (0 for a speaker without audio)
+    durations: tuple[Fraction, ...]  # seconds each track lasts (a speaker without audio: its silent turn, or 0)
     start_frames: tuple[int, ...]  # frames_for_seconds(start): the frame where each track's row 0 goes
     frame_counts: tuple[int, ...]  # frames_for_seconds(duration): rows the track's features have
     total_frames: int  # frames_for_seconds(the latest end)
@@ -44,14 +48,6 @@ class Placement:
     @property
     def ends(self) -> tuple[Fraction, ...]:
         return tuple(start + length for start, length in zip(self.starts, self.durations))
-
-    def with_silent_speakers(self, count: int) -> "Placement":
-        """`count` more speakers without audio: they take no room on the timeline, only a slot in the stack."""
-        if not count:
-            return self
-        zero = (Fraction(0),) * count
-        return replace(self, starts=self.starts + zero, durations=self.durations + zero,
-                       start_frames=self.start_frames + (0,) * count, frame_counts=self.frame_counts + (0,) * count)
 
 
 def parse_start_times(text: str, count: int, input_name: str) -> list[Fraction]:
@@ -88,23 +84,29 @@ def _track_starts(durations: list[Fraction], mode: str, starts_seconds, input_na
     return starts
 
 
-def place_tracks(durations: list, fps, mode: str, starts_seconds=None,
-                 starts_input: str = "starts_seconds") -> Placement:
-    """Place tracks of the given durations (seconds, e.g. `timebase.duration(samples, rate)`) by ``mode``;
-    ``starts_seconds`` only for timeline (``starts_input``: the input errors about them name).
+def place_tracks(durations: list, fps, mode: str, starts_seconds=None, starts_input: str = "starts_seconds",
+                 silent_speakers: int = 0) -> Placement:
+    """Place tracks of the given durations (seconds, e.g. `timebase.duration(samples, rate)`) by ``mode``, then
+    ``silent_speakers`` speakers without audio; ``starts_seconds`` only for timeline (``starts_input``: the input
+    errors about them name).
 
     A zero duration is allowed (a speaker without audio stays silent throughout).
     """
     if mode not in MODES:
         raise InputError("mode", f"unknown placement mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
     lengths = [exact_fraction(d, "audio") for d in durations]
-    if not 1 <= len(lengths) <= MAX_SPEAKERS:
-        raise InputError("audio", f"{len(lengths)} speaker tracks given; 1 to {MAX_SPEAKERS} are supported.",
+    if not lengths or len(lengths) + silent_speakers > MAX_SPEAKERS:
+        raise InputError("audio", f"{len(lengths)} speaker tracks and {silent_speakers} silent speakers given; 1 to "
+                         f"{MAX_SPEAKERS} speakers in all, at least one with audio, are supported.",
                          f"Connect between 1 and {MAX_SPEAKERS} speaker audio inputs.")
     if any(d < 0 for d in lengths):
         raise ValueError(f"track durations must be non-negative, got {lengths}")
     rate = exact_fps(fps)
     starts = _track_starts(lengths, mode, starts_seconds, starts_input)
+    turn = lengths[-1] if mode == "add" else Fraction(0)  # a silent speaker's turn (see the module docstring)
+    for _ in range(silent_speakers):
+        starts.append(starts[-1] + lengths[-1] if mode == "add" else Fraction(0))
+        lengths.append(turn)
     end = max(start + length for start, length in zip(starts, lengths))
     total_frames = frames_for_seconds(end, rate)
     if total_frames < 1:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, unreadable_file
 
 SAMPLE_RATE = 16000
 MEL_BANDS = 40
@@ -168,8 +168,7 @@ def _read_state(path: str, input_name: str) -> dict:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise InputError(input_name, f"'{os.path.basename(path)}' could not be read as a weights file "
-                                     f"({type(exc).__name__}: {str(exc)[:200]}).", WHERE_TO_GET) from None
+        raise unreadable_file(input_name, path, exc, WHERE_TO_GET) from None
     if isinstance(state, dict) and isinstance(state.get("model_state"), dict):
         state = state["model_state"]
     if not isinstance(state, dict):

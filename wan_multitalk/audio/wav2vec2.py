@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError
+from ..errors import REDOWNLOAD, InputError, unreadable_file
 
 _PREFIX = "wav2vec2."
 _MODEL_PARTS = ("feature_extractor.", "feature_projection.", "encoder.", "masked_spec_embed")
@@ -105,13 +105,12 @@ def _read_weights(path: Path, shapes_only: bool = False) -> dict:
                     return {k: torch.empty(handle.get_slice(k).get_shape(), device="meta") for k in handle.keys()}
                 return {key: handle.get_tensor(key) for key in handle.keys()}
         except Exception as error:  # noqa: BLE001 - a corrupt header is a bad file for the user
-            raise InputError("model", f"{path.name} could not be read as safetensors ({error}).",
-                             "Re-download the file; it may be truncated.") from None
+            raise unreadable_file("model", path, error) from None
     try:
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise InputError("model", f"{path.name} could not be read as a PyTorch weights file ({error}).",
-                         "Use a .safetensors file, or a .bin state dict saved with torch.save.") from None
+        raise unreadable_file("model", path, error, "use a .safetensors file, or a .bin state dict saved with "
+                              "torch.save; " + REDOWNLOAD) from None
     if not isinstance(sd, dict):
         raise InputError("model", f"{path.name} does not hold a state dict.", _FIX_WRONG_MODEL)
     return sd

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..limits import check_buffer, frames_bytes
 from ..timebase import check_window_size
 
 
@@ -55,6 +56,14 @@ def check_motion(motion, window: int, input_name: str = "motion_frame") -> int:
         raise InputError(input_name, f"{motion!r} frames of overlap do not fit a {window}-frame window.",
                          f"use 1 to {window - 1} (9 for InfiniteTalk, 25 for MultiTalk).")
     return int(motion)
+
+
+def check_window_pixels(width: int, height: int, frames: int, frames_input: str) -> None:
+    """Refuse, before anything is encoded, a window whose frames (as one float IMAGE) one buffer cannot hold."""
+    check_buffer(frames_bytes(frames, width, height), f"width/height/{frames_input}",
+                 f"one window of {frames} frames at {width}x{height}",
+                 f"lower width/height (Wan 2.1 is made for 832x480, 1280x720 at most) or {frames_input} (81 is what "
+                 "the models were trained on).")
 
 
 def split_windows(total_frames: int, window: int, motion: int) -> list[Window]:
