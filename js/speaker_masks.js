@@ -7,9 +7,11 @@
 //
 // This file only registers the extension; the widget lives in speaker_masks/: state.js (constants, the
 // region state), editor.js (SpeakerEditor, one per node), toolbar.js (the panel's DOM), renderer.js and
-// drawing.js (painting), pointer.js (gestures), images.js (upload, drop, paste, run output).
+// drawing.js (painting), pointer.js (gestures), images.js (upload, drop, paste, run output) and frontend.js (the
+// one module that reaches into the ComfyUI frontend: canvas, selection, change tracking, server).
 import { app } from "../../scripts/app.js";
 import { SpeakerEditor } from "./speaker_masks/editor.js";
+import { frontendProblems } from "./speaker_masks/frontend.js";
 import { installPasteListener } from "./speaker_masks/images.js";
 import { NODE_CLASS, WIDGET_TYPE, regionSchema } from "./speaker_masks/state.js";
 
@@ -34,6 +36,11 @@ app.registerExtension({
   name: "MultiTalkStudio.SpeakerMasks",
 
   setup() {
+    const missing = frontendProblems();
+    if (missing.length) {
+      console.error(`[MultiTalk Studio] Speaker Masks: this ComfyUI frontend lacks ${missing.join(", ")}; the widget's `
+        + "edits may not reach undo or the modified mark. Please report it with your frontend version.");
+    }
     installPasteListener();
   },
 

@@ -49,11 +49,9 @@ class Wav2VecModelLoader(io.ComfyNode):
     @classmethod
     def execute(cls, model, precision, device) -> io.NodeOutput:
         path = resolve_model(model, "audio_encoders", WAV2VEC2_FOLDER, input_name="model")
-        dtype = PRECISIONS[precision]
-        # computing on the CPU means fp32 (see compute_device_and_dtype): store it so, not converted every call
-        stored = dtype if torch_device(device).type != "cpu" else torch.float32
-        encoder = load_wav2vec2(path, dtype=stored, device="cpu")
-        return io.NodeOutput(Wav2VecHandle(encoder, dtype, device))
+        # Half precision convolutions on a CPU are slow and partly unsupported: there the encoder computes in fp32.
+        dtype = PRECISIONS[precision] if torch_device(device).type != "cpu" else torch.float32
+        return io.NodeOutput(Wav2VecHandle(load_wav2vec2(path, dtype=dtype), device))
 
 
 def placement_modes() -> io.DynamicCombo.Input:
@@ -123,13 +121,12 @@ class Wav2VecEmbeds(io.ComfyNode):
 
         bar = comfy.utils.ProgressBar(len(waves))
         features = []
-        with wav2vec2.on_compute_device():
-            for (name, _), wave in zip(tracks, waves):
-                if normalize_loudness:
-                    wave = loudness_normalized(wave, 16000)
-                features.append(wav2vec2.encode(wave, fps, name))
-                bar.update(1)
-            silence = wav2vec2.silence_row(fps)
+        for (name, _), wave in zip(tracks, waves):
+            if normalize_loudness:
+                wave = loudness_normalized(wave, 16000)
+            features.append(wav2vec2.encode(wave, fps, name))
+            bar.update(1)
+        silence = wav2vec2.silence_row(fps)
         silent = tuple(range(len(tracks), max(masked, len(tracks))))
         total = num_frames or placement.total_frames
         placed = place_features(features + [None] * len(silent), placement.with_silent_speakers(len(silent)),

@@ -7,6 +7,7 @@ from comfy_api.latest import io
 from ..wan_multitalk.errors import InputError
 from ..wan_multitalk.masks import check_video_size
 from ..wan_multitalk.timebase import check_window_size, exact_rate
+from ..wan_multitalk.video.colour import check_colour_matching
 from ..wan_multitalk.video.long_video import fit_audio
 from ..wan_multitalk.video.resize import fit_to_video
 from ..wan_multitalk.video.windows import check_motion
@@ -127,6 +128,8 @@ class LongI2VPlan(io.ComfyNode):
             raise InputError("output_folder", f"'{folder}' is a file.", "give a folder path.")
         fitted = fit_to_video(start_image[:1], width, height) if start_image is not None else None
         strength = float(colour_match_strength) if colour_match == "on" else 0.0
+        if strength > 0:
+            check_colour_matching("colour_match")  # kornia is optional: only this feature needs it
         return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, fitted, source_video,
                                            source_fps, face_mask, denoise, clip_vision_output, output_folder,
                                            clip_vision=clip_vision, start_over=on_changed_inputs != STOP))

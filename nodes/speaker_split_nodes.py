@@ -7,7 +7,7 @@ import os
 import torch
 from comfy_api.latest import io, ui
 
-from ..wan_multitalk.audio.diarization import diarize
+from ..wan_multitalk.audio.diarization import check_auto_diarization, diarize
 from ..wan_multitalk.audio.speaker_gating import (activity_masks, bridge_short_gaps, gate_tracks, onset_order,
                                                   parse_order, summarize)
 from ..wan_multitalk.audio.speaker_timeline import EXAMPLE, parse_timeline
@@ -96,6 +96,7 @@ class AudioToSpeakers(io.ComfyNode):
             masks = activity_masks(segments, num_samples, count)
             how = "timeline"
         elif mode["mode"] == "auto diarization":
+            check_auto_diarization("mode")  # scikit-learn and webrtcvad are optional: only this mode needs them
             requested, min_gap = int(mode["num_speakers"]), float(mode["min_gap_seconds"])
             weights = resolve_weights(voice_encoder_candidates(mode["voice_encoder"], AUTO_WEIGHTS, "voice_encoder"),
                                       "voice_encoder")

@@ -6,16 +6,20 @@ skipped with the reason printed in the header and again, loudly, in the summary.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 import adapter_factory
+import cached_assets
 import host_audio
 import soundfile
 from comfy_host import ComfyHost, find_host
 
 HOST_ROOT, HOST_REASON = find_host()
+if cached_assets.resemblyzer_root() is not None:  # after everything installed: an installed resemblyzer wins
+    sys.path.append(str(cached_assets.resemblyzer_root()))
 HOST_DIRS = ("host", "browser")
 
 
@@ -50,7 +54,7 @@ def tiny_wan(host):
     """File names of a tiny Wan 2.1 I2V DiT and Wan VAE in the host's model folders."""
     import host_models
 
-    spec = host_models.TinyWan()
+    spec = host_models.tiny_wan_spec()
     host_models.write_tiny_wan_i2v(host.model_path("diffusion_models", "tiny_wan21_i2v.safetensors"), spec)
     host_models.write_tiny_wan_vae(host.model_path("vae", "tiny_wan21_vae.safetensors"))
     return {"unet": "tiny_wan21_i2v.safetensors", "vae": "tiny_wan21_vae.safetensors", "spec": spec}

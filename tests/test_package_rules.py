@@ -6,6 +6,7 @@ fails in ComfyUI (which imports the pack under a path-derived name): only relati
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +58,29 @@ def test_node_modules_are_schemas_over_the_host_package():
     bad += [f"{p.name}:{line} imports .{module}" for p in node_modules for line, level, module in relative_imports(p)
             if level == 1 and module.split(".")[0] not in ("host", "sockets")]
     assert not bad, "host integration belongs in nodes/host/:\n" + "\n".join(bad)
+
+
+OPTIONAL = {"kornia", "sklearn", "webrtcvad"}
+"""Imported only inside the function of the feature that needs them (wan_multitalk/optional.py)."""
+
+
+def test_optional_dependencies_are_never_imported_at_module_level():
+    bad = []
+    for path in SHIPPED:
+        for node in ast.parse(path.read_text(), filename=str(path)).body:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in OPTIONAL]
+    assert not bad, "an optional dependency imported at module level takes every node down without it:\n" + "\n".join(bad)
+
+
+def test_the_declared_support_range_is_the_one_the_readme_and_ci_state():
+    """pyproject declares the floors; requirements.txt, the README's table and .ci/run's transformers run agree."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    comfy = re.search(r'^requires-comfyui = ">=([0-9.]+)"', pyproject, re.M).group(1)
+    transformers = re.search(r'"transformers>=([0-9.]+)"', pyproject).group(1)
+    assert f"transformers>={transformers}\n" in (ROOT / "requirements.txt").read_text()
+    table = (ROOT / "README.md").read_text().split("### Supported versions", 1)[1].split("\n\n", 2)[1]
+    assert f"| ComfyUI | **{comfy}** to the newest release |" in table, table
+    assert f"| transformers | **{transformers}** " in table, table
+    assert f"\ntf_floor={transformers}\n" in (ROOT / ".ci" / "run").read_text()

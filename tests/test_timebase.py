@@ -123,3 +123,19 @@ def test_rates_must_be_positive():
     with pytest.raises(InputError) as info:
         samples_for_frames(10, -1, 25)
     assert info.value.input_name == "sample_rate"
+
+
+def test_counts_must_be_whole_and_non_negative_and_one_fps_is_a_rate():
+    from wan_multitalk.errors import InputError
+    from wan_multitalk.timebase import frames_for_samples, samples_for_frames
+
+    for bad in (-1, 1.5):
+        with pytest.raises((InputError, ValueError)):
+            frames_for_samples(bad, 16000, 25)
+        with pytest.raises((InputError, ValueError)):
+            samples_for_frames(bad, 16000, 25)
+    assert samples_for_frames(1, 16000, 1) == 16000
+    assert frames_for_samples(16000, 16000, 1) == 1
+    with pytest.raises(InputError) as info:
+        frames_for_samples(100, 16000, 0)
+    assert info.value.input_name == "fps"

@@ -5,7 +5,7 @@
 // Box tool: drag on empty space to draw the next speaker, drag a region to move it, drag the handles of the
 // selected box to resize it. Brush / Erase paint the selected speaker.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { app } from "../../../scripts/app.js";
+import { markGraphChanged } from "./frontend.js";
 import * as images from "./images.js";
 import { PointerTool } from "./pointer.js";
 import { SpeakerRenderer } from "./renderer.js";
@@ -47,8 +47,8 @@ export class SpeakerEditor {
       hideOnZoom: false,
       margin: 6,
       onDraw: () => this.renderer.checkResolution(),
+      socketless: true, // the regions are drawn here, never linked from another node
     });
-    this.widget.options.socketless = true;
     node.mtsSpeakerEditor = this;
     this.resizeObserver = new ResizeObserver(() => this.redraw());
     this.resizeObserver.observe(this.stage);
@@ -94,11 +94,7 @@ export class SpeakerEditor {
     this.redraw();
     this.widget.callback?.(this.widget.value);
     this.node.setDirtyCanvas?.(true, true);
-    try {
-      app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
-    } catch (_) {
-      /* the change tracker also checks on its own events */
-    }
+    markGraphChanged();
   }
 
   speakerRgb(i) {

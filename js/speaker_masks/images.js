@@ -2,14 +2,8 @@
 // in the workflow, only referenced: an upload in ComfyUI's input folder (file button, drop, paste), or the temp
 // copy of a connected image after a run. Also the run's token preview. Functions of the editor.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { app } from "../../../scripts/app.js";
-import { api } from "../../../scripts/api.js";
+import { soleSelectedNode, uploadImage, viewUrl } from "./frontend.js";
 import { NO_FILE, isImageFile } from "./state.js";
-
-export function viewUrl({ filename, subfolder, type }) {
-  const params = new URLSearchParams({ filename, subfolder: subfolder ?? "", type: type ?? "input" });
-  return api.apiURL(`/view?${params}`);
-}
 
 const carriesImage = (dataTransfer) =>
   Array.from(dataTransfer?.items ?? []).some((i) => i.kind === "file" && i.type.startsWith("image/"));
@@ -74,12 +68,7 @@ export async function upload(editor, file) {
   editor.notice = `uploading ${file.name}\u2026`;
   editor.updateStatus();
   try {
-    const body = new FormData();
-    body.append("image", file);
-    body.append("type", "input");
-    const resp = await api.fetchApi("/upload/image", { method: "POST", body });
-    if (resp.status !== 200) throw new Error(`${resp.status} ${resp.statusText}`);
-    const data = await resp.json();
+    const data = await uploadImage(file);
     const name = data.subfolder ? `${data.subfolder}/${data.name}` : data.name;
     const combo = editor.widgetNamed("reference");
     if (combo) {
@@ -172,8 +161,8 @@ export function installPasteListener() {
   if (pasteListenerAdded) return;
   pasteListenerAdded = true;
   window.addEventListener("paste", (e) => {
-    const node = app.canvas?.current_node;
-    if (!node?.mtsSpeakerEditor || !node.is_selected) return;
+    const node = soleSelectedNode();
+    if (!node?.mtsSpeakerEditor) return;
     const target = e.target;
     if (target instanceof HTMLTextAreaElement || (target instanceof HTMLInputElement && target.type === "text")) return;
     const file = Array.from(e.clipboardData?.items ?? [])

@@ -5,7 +5,7 @@
 // graph canvas, only left-button gestures that start on the drawing surface are taken, and no keyboard
 // shortcut is bound anywhere.
 // Only exports: the host imports every .js file of the pack, so nothing here may act at import.
-import { app } from "../../../scripts/app.js";
+import { canvasReadOnly, graphCanvas, isSelected, selectNode } from "./frontend.js";
 import { HANDLE_PX, MIN_BOX_PX, clamp01, cleanBox, regionDrawn, regionExtent, round } from "./state.js";
 
 const RESIZE_CURSORS = { n: "ns", s: "ns", e: "ew", w: "ew", nw: "nwse", se: "nwse", ne: "nesw", sw: "nesw" };
@@ -21,7 +21,7 @@ export class PointerTool {
   }
 
   forwardToGraph(e) {
-    const target = app.canvas?.canvas;
+    const target = graphCanvas();
     if (!target) return;
     e.preventDefault();
     e.stopPropagation();
@@ -41,7 +41,7 @@ export class PointerTool {
     c.addEventListener("contextmenu", (e) => e.preventDefault());
     c.addEventListener("pointerdown", (e) => {
       // Only a plain left-button gesture on the drawing surface is ours; everything else is the graph's.
-      if (e.button !== 0 || app.canvas?.read_only || editor.view !== "edit") {
+      if (e.button !== 0 || canvasReadOnly() || editor.view !== "edit") {
         this.forwarding = true;
         this.forwardToGraph(e);
         return;
@@ -51,7 +51,7 @@ export class PointerTool {
       const labelInput = editor.toolbar.labelInput;
       if (document.activeElement === labelInput) labelInput.blur();
       // Working in the node selects it, as a click on any other part of a node does (paste then targets it).
-      if (!editor.node.is_selected) app.canvas?.selectNode?.(editor.node, e.shiftKey);
+      if (!isSelected(editor.node)) selectNode(editor.node, e.shiftKey);
       c.setPointerCapture(e.pointerId);
       this.startDrag(editor.eventPoint(e));
     });

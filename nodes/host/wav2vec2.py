@@ -1,9 +1,9 @@
-"""The wav2vec2 encoder on the host: where it computes (the host's devices) and encoding through it."""
+"""The wav2vec2 encoder on the host: a model of ComfyUI's memory manager (like core's audio encoders), loaded to
+its compute device when it encodes and offloaded by the host when memory is needed."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import comfy.model_management as mm
+import comfy.model_patcher
 import torch
 
 from ...wan_multitalk.audio.features import encode_features
@@ -14,38 +14,33 @@ def torch_device(choice: str):
     return mm.get_torch_device() if choice == "main_device" else mm.intermediate_device()
 
 
-class Wav2VecHandle:
-    """The loaded encoder plus where it computes; it lives on the offload device between runs."""
+class _Wav2VecModule(torch.nn.Module):
+    """The encoder in a plain module for the host's model patcher, which sets `.device` on what it manages (a
+    read-only property of transformers models)."""
 
-    def __init__(self, model, dtype, device_choice: str):
-        self.model, self.dtype, self.device_choice = model, dtype, device_choice
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+
+class Wav2VecHandle:
+    """The loaded encoder (already in its compute dtype) and its model patcher."""
+
+    def __init__(self, encoder, device_choice: str):
+        self.patcher = comfy.model_patcher.CoreModelPatcher(
+            _Wav2VecModule(encoder), load_device=torch_device(device_choice),
+            offload_device=mm.text_encoder_offload_device())
         self._silence = {}
 
-    def compute_device_and_dtype(self):
-        device = torch_device(self.device_choice)
-        # Half precision convolutions on a CPU are slow and partly unsupported: compute in fp32 there.
-        return device, (self.dtype if device.type != "cpu" else torch.float32)
-
-    @contextmanager
-    def on_compute_device(self):
-        """Move the encoder to its compute device once for all tracks of a run, then back to rest (instead of
-        there and back for every track)."""
-        device, dtype = self.compute_device_and_dtype()
-        param = next(self.model.parameters())
-        rest = (param.device, param.dtype)
-        self.model.to(device=device, dtype=dtype)
-        try:
-            yield self
-        finally:
-            self.model.to(device=rest[0], dtype=rest[1])
+    def loaded(self):
+        """The encoder, on its compute device."""
+        mm.load_model_gpu(self.patcher)
+        return self.patcher.model.encoder
 
     def silence_row(self, fps: float) -> torch.Tensor:
         if fps not in self._silence:
-            device, dtype = self.compute_device_and_dtype()
-            self._silence[fps] = silence_row(self.model, fps=fps, device=device, dtype=dtype)
+            self._silence[fps] = silence_row(self.loaded(), fps=fps)
         return self._silence[fps]
 
     def encode(self, wave16k, fps, input_name, progress=None):
-        device, dtype = self.compute_device_and_dtype()
-        return encode_features(self.model, wave16k, fps=fps, device=device, dtype=dtype,
-                               input_name=input_name, progress=progress)
+        return encode_features(self.loaded(), wave16k, fps=fps, input_name=input_name, progress=progress)

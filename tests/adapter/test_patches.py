@@ -7,6 +7,7 @@ import adapter_reference as ref
 from wan_multitalk.adapter.model import AudioAdapter
 from wan_multitalk.adapter.patches import (
     LABEL_POSITIONS_KEY,
+    NULL_AUDIO_CONDS_KEY,
     AudioConditioning,
     AudioCrossAttentionPatch,
     SpeakerMapPatch,
@@ -200,3 +201,66 @@ def test_zero_audio_scale_returns_x_untouched(adapter_sd):
     cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks(), audio_scale=0.0)
     x, q, k = _inputs(2)
     assert torch.equal(_run(cond, x, q, k, [0, 1]), x)
+
+
+def test_the_guiders_choice_of_null_conds_wins_over_the_default(adapter_sd):
+    """A guider sets the null-audio conds per sampling in transformer_options; without cond_or_uncond the whole
+    batch is cond 0."""
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, null_audio_conds={0})
+    x, q, k = _inputs(2)
+    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    options = {"block_index": 1, "grid_sizes": torch.Size(GRID), "cond_or_uncond": [0, 1],
+               NULL_AUDIO_CONDS_KEY: [1]}
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": options})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+    assert ref.rel_err(out[1], _reference(sd, x[1], q[1], k[1], null_windows, None)) < 2e-5
+    plain = AudioConditioning(adapter, windows, null_audio_conds={1})
+    out = AudioCrossAttentionPatch(plain)({"x": x[:1], "transformer_options": {"block_index": 1,
+                                                                               "grid_sizes": torch.Size(GRID)}})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+
+
+def test_one_speaker_with_a_mask_is_not_routed(adapter_sd):
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, token_masks=torch.ones(1, FRAME_TOKENS, dtype=torch.bool))
+    assert not cond.routes_speakers
+    x, q, k = _inputs(1)
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"block_index": 1, "grid_sizes": torch.Size(GRID),
+                                                                          "cond_or_uncond": [0]}})
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None)) < 2e-5
+
+
+def test_a_given_background_mask_is_used(adapter_sd):
+    adapter, sd = adapter_sd
+    windows, masks = _frame_audio(2), _two_speaker_masks()
+    background = torch.zeros(1, FRAME_TOKENS, dtype=torch.bool)
+    background[0, :3] = True  # its own region, not the complement of the speakers
+    cond = AudioConditioning(adapter, windows, token_masks=torch.cat([masks, background]))
+    x, q, k = _inputs(1)
+    out = _run(cond, x, q, k, [0])
+    given = _reference(sd, x[0], q[0], k[0], windows, torch.cat([masks, background]))
+    assert ref.rel_err(out[0], given) < 2e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_tokens_come_in_the_compute_dtype(adapter_sd, dtype):
+    adapter, _ = adapter_sd
+    cond = AudioConditioning(adapter, _frame_audio(2), token_masks=_two_speaker_masks())
+    for tokens in (cond.audio_tokens("cpu", dtype), cond.null_tokens("cpu", dtype)):
+        assert tokens.dtype == dtype
+    assert cond.null_tokens("cpu", dtype).shape[2] == TOKENS  # one zero speaker
+
+
+def test_audio_scale_applies_to_real_and_null_rows_of_a_mixed_batch(adapter_sd):
+    adapter, sd = adapter_sd
+    windows = _frame_audio(1)
+    cond = AudioConditioning(adapter, windows, audio_scale=0.5, null_audio_conds={1})
+    x, q, k = _inputs(2)
+    out = AudioCrossAttentionPatch(cond)({"x": x, "transformer_options": {"block_index": 1, "grid_sizes": torch.Size(GRID),
+                                                                          "cond_or_uncond": [0, 1]}})
+    null_windows = torch.zeros(1, FRAMES, 5, LAYERS, CHANNELS)
+    assert ref.rel_err(out[0], _reference(sd, x[0], q[0], k[0], windows, None, scale=0.5)) < 2e-5
+    assert ref.rel_err(out[1], _reference(sd, x[1], q[1], k[1], null_windows, None, scale=0.5)) < 2e-5

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import cached_assets
 import dialogue_audio
 from wan_multitalk.audio.speaker_gating import (Segment, bridge_short_gaps, fade_envelope, gate_tracks, onset_order,
                                                 parse_order, activity_masks)
@@ -65,7 +66,7 @@ def weights():
     pytest.importorskip("webrtcvad")
     path = bundled_weights()
     if path is None:
-        pytest.skip("the voice encoder weights (resemblyzer's pretrained.pt) are not installed here")
+        cached_assets.missing("the voice encoder weights (resemblyzer's pretrained.pt)")
     return [path]
 
 
@@ -161,13 +162,32 @@ def test_overlap_goes_to_both_and_fades_sit_outside_the_cut():
 
 
 def test_short_gaps_do_not_flip_or_split_the_speaker():
-    masks = activity_masks([Segment(0, 0, 100), Segment(0, 130, 200), Segment(1, 300, 400), Segment(0, 420, 500),
-                           Segment(1, 520, 600)], 600, 2)
+    masks = activity_masks([Segment(0, 0, 100), Segment(0, 130, 200), Segment(1, 300, 400), Segment(0, 410, 430),
+                            Segment(1, 440, 520), Segment(1, 560, 600)], 640, 2)
     bridged = bridge_short_gaps(masks, 50)
     assert bridged[0, 100:130].all()            # a 30-sample pause stays with speaker 1
     assert not bridged[0, 200:300].any()        # a long pause does not
-    assert not bridged[1, 400:420].any()        # someone else talks in that gap: no bridge over them
-    assert not bridged[0, 500:].any() and not bridged[1, :300].any()  # lead-in and tail stay silent
+    assert bridged[1, 520:560].all()            # speaker 2's 40-sample pause with nobody in it is bridged,
+    assert not bridged[1, 400:440].any()        # the same pause with speaker 1 talking in it is not
+    assert not bridged[0, 430:].any() and not bridged[1, :300].any() and not bridged[1, 600:].any()  # lead-in, tail
+    assert bridge_short_gaps(masks, 0) is masks
+
+
+def test_fades_of_one_sample_and_none_and_tracks_stay_float32():
+    mask = np.array([False, False, True, False, False])
+    assert fade_envelope(mask, 0).tolist() == [0, 0, 1, 0, 0] and fade_envelope(mask, 0).dtype == np.float32
+    assert fade_envelope(mask, 1).tolist() == [0, 0.5, 1, 0.5, 0]
+    assert fade_envelope(np.zeros(4, bool), 3).tolist() == [0, 0, 0, 0]
+    tracks = gate_tracks(torch.ones(2, 5), np.stack([mask, ~mask]), fade=2)
+    assert all(t.dtype == torch.float32 and t.shape == (2, 5) for t in tracks)
+    assert gate_tracks(torch.ones(1, 4), np.zeros((1, 4), bool), fade=2)[0].dtype == torch.float32
+
+
+def test_order_with_one_or_no_speaker():
+    assert parse_order("1", 1) == [0]
+    with pytest.raises(InputError, match="order"):
+        parse_order("2", 1)
+    assert parse_order("1", 0) == []  # nobody was found: nothing to order
 
 
 def test_smoothing_undoes_short_speaker_flips():
@@ -206,3 +226,73 @@ def test_timeline_mistakes_are_named(text, problem):
     with pytest.raises(InputError, match=problem) as info:
         parse_timeline(text, 16000, 7 * 16000)
     assert info.value.input_name == "timeline"
+
+
+# ---------------------------------------------------------------- the automatic speaker count's thresholds
+# Synthetic voice embeddings (unit vectors around two centres) placed just either side of each threshold of
+# `cluster(..., num_speakers=0)`: the count flips between the two cases, so moving a threshold flips one of them.
+
+
+def two_voices(similarity: float, spread: float, sizes=(50, 50), dim: int = 32, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    first, second = np.zeros(dim), np.zeros(dim)
+    first[0], second[0], second[1] = 1.0, similarity, np.sqrt(1.0 - similarity ** 2)
+    points = [c + spread * rng.standard_normal((n, dim)) for c, n in zip((first, second), sizes)]
+    points = np.concatenate(points)
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), np.repeat([0, 1], sizes)
+
+
+def centroid_similarity(embeddings, labels) -> float:
+    a, b = (embeddings[labels == k].astype(np.float64).mean(axis=0) for k in (0, 1))
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def cosine_silhouette(embeddings, labels) -> float:
+    """Mean over points of (b - a) / max(a, b), a / b the mean cosine distance to the own / the other voice."""
+    e = embeddings.astype(np.float64)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    distance = 1.0 - e @ e.T
+    scores = []
+    for i, own in enumerate(labels):
+        same = (labels == own) & (np.arange(len(labels)) != i)
+        a, b = distance[i, same].mean(), distance[i, labels != own].mean()
+        scores.append((b - a) / max(a, b))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("similarity, count", [(0.835, 2), (0.845, 1)])
+def test_two_voices_this_similar_are_one(similarity, count):
+    """SAME_SPEAKER_SIMILARITY 0.84: centroids at cosine 0.835 are two voices, at 0.845 one."""
+    from wan_multitalk.audio.diarization import cluster
+
+    embeddings, labels = two_voices(similarity, 0.02)
+    assert abs(centroid_similarity(embeddings, labels) - similarity) < 0.003
+    assert cosine_silhouette(embeddings, labels) > 0.8  # a clear split otherwise
+    found, k = cluster(embeddings, 0)
+    assert k == count
+    if count == 2:
+        assert (found == found[0]).sum() == 50
+
+
+@pytest.mark.parametrize("spread, silhouette, count", [(0.255, (0.303, 0.32), 2), (0.265, (0.28, 0.297), 1)])
+def test_a_split_must_be_this_clear(spread, silhouette, count):
+    """MIN_SILHOUETTE 0.3: two well separated voices (centroids orthogonal) whose split has a silhouette just
+    above 0.3 are two speakers, just below it one."""
+    from wan_multitalk.audio.diarization import cluster
+
+    embeddings, labels = two_voices(0.0, spread)
+    assert silhouette[0] < cosine_silhouette(embeddings, labels) < silhouette[1]
+    assert abs(centroid_similarity(embeddings, labels)) < 0.05
+    assert cluster(embeddings, 0)[1] == count
+
+
+@pytest.mark.parametrize("minority, count", [(5, 2), (4, 1)])
+def test_a_voice_needs_five_percent_of_the_speech(minority, count):
+    """MIN_SHARE 0.05: of 100 windows, a distinct voice in 5 is a speaker, in 4 it is not."""
+    from wan_multitalk.audio.diarization import cluster
+
+    embeddings, labels = two_voices(0.0, 0.02, sizes=(100 - minority, minority))
+    found, k = cluster(embeddings, 0)
+    assert k == count
+    if count == 2:
+        assert sorted(np.bincount(found).tolist()) == [minority, 100 - minority]

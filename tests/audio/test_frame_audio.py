@@ -58,3 +58,15 @@ def test_bad_arguments_raise():
         frame_audio(features, -1, 3, silence)
     with pytest.raises(ValueError):
         frame_audio(features, 0, 3, torch.zeros(4, 3))
+
+
+def test_one_frame_audio_and_one_row_or_no_features():
+    silence = torch.full((2, 3), -1.0)
+    one_row = torch.arange(2 * 1 * 2 * 3, dtype=torch.float32).reshape(2, 1, 2, 3)  # 2 speakers, 1 frame of audio
+    out = frame_audio(one_row, 0, 1, silence)
+    assert out.shape == (2, 1, 5, 2, 3)
+    assert torch.equal(out, one_row[:, :1, None].expand(2, 1, 5, 2, 3))  # every offset clamps to row 0
+    past = frame_audio(one_row, 1, 2, silence)
+    assert torch.equal(past, silence.expand(2, 2, 5, 2, 3))
+    empty = frame_audio(torch.zeros(3, 0, 2, 3), 0, 4, silence)
+    assert empty.shape == (3, 4, 5, 2, 3) and torch.equal(empty, silence.expand(3, 4, 5, 2, 3))

@@ -157,3 +157,50 @@ def test_mix_resamples_to_the_first_tracks_rate_and_keeps_turns_aligned():
     t_out = torch.arange(44100, dtype=torch.float64) / 44100
     expected = 0.5 * torch.sin(2 * math.pi * 440 * t_out)
     torch.testing.assert_close(mix[0, 0, 44100 + 500:-500].double(), expected[500:-500], rtol=0, atol=3e-3)
+
+
+def test_edges_one_track_a_silent_track_and_a_one_frame_timeline():
+    one = plan([16000], 25, "para")
+    assert (one.num_tracks, one.total_frames, one.mode, one.fps) == (1, 25, "para", 25)
+    silent = plan([0, 16000], 25, "add")
+    assert silent.frame_counts == (0, 25) and silent.starts == (0, 0)
+    assert plan([640], 25, "para").total_frames == 1  # 40 ms: exactly one frame at 25 fps
+    with pytest.raises(InputError, match="less than one video frame") as short:
+        plan([639], 25, "para")
+    assert short.value.input_name == "audio" and short.value.fix
+    for count in (0, 5):
+        with pytest.raises(InputError, match=f"{count} speaker tracks") as info:
+            plan([16000] * count, 25, "para")
+        assert info.value.input_name == "audio" and "between 1 and 4" in info.value.fix
+
+
+def test_a_track_without_audio_between_others_stays_silent_and_later_tracks_are_placed():
+    placed = plan([3200, 0, 3200], 25, "add")  # starts 0, 3200, 3200 samples = frames 0, 5, 5
+    silence = torch.zeros(2, 3)
+    feats = [torch.full((5, 2, 3), 1.0), None, torch.full((5, 2, 3), 3.0)]
+    out = place_features(feats, placed, silence, total_frames=8)  # cuts track 3 after 3 of its 5 rows
+    assert out.shape == (3, 8, 2, 3)
+    assert (out[0, :5] == 1).all() and (out[0, 5:] == 0).all() and (out[1] == 0).all()
+    assert (out[2, :5] == 0).all() and (out[2, 5:] == 3).all()
+
+
+def test_mix_averages_an_odd_layout_to_mono_before_spreading_it_over_the_channels():
+    placed = plan([1000, 1000], 25, "para")
+    three = torch.zeros(1, 3, 1000)
+    stereo = torch.stack([torch.full((1000,), 0.2), torch.full((1000,), 0.6)])[None]
+    mix, rate = mix_tracks([three, stereo], [RATE, RATE], placed)
+    assert rate == RATE and mix.shape == (1, 3, 1000) and mix.dtype == torch.float32
+    torch.testing.assert_close(mix, torch.full((1, 3, 1000), 0.4))
+
+
+@pytest.mark.parametrize("bad", ["rate", "shape"])
+def test_mix_errors_name_the_speakers_input(bad):
+    placed = plan([1000, 1000], 25, "para")
+    good = torch.zeros(1, 1, 1000)
+    other = torch.zeros(1, 1, 1000) if bad == "rate" else torch.zeros(1000, 1, 1, 1)
+    with pytest.raises(InputError) as info:
+        mix_tracks([good, other], [RATE, 0 if bad == "rate" else RATE], placed)
+    assert info.value.input_name == "audio_2"
+    with pytest.raises(InputError) as named:
+        mix_tracks([good, other], [RATE, 0 if bad == "rate" else RATE], placed, input_names=["voice_a", "voice_b"])
+    assert named.value.input_name == "voice_b"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import cached_assets
 from wan_multitalk.audio import voice_encoder
 from wan_multitalk.audio.voice_encoder import (PARTIAL_FRAMES, bundled_weights, load_voice_encoder, mel_frames,
                                                partial_starts, resolve_weights)
@@ -30,7 +31,7 @@ def resemblyzer_encoder():
     try:
         from resemblyzer import VoiceEncoder
     except Exception as exc:  # noqa: BLE001 - not installed, or its webrtcvad import fails
-        pytest.skip(f"parity needs the resemblyzer package as reference (pip install resemblyzer==0.1.4 --no-deps): {exc}")
+        cached_assets.missing(f"the resemblyzer package (the parity reference) ({exc})")
     return VoiceEncoder("cpu", verbose=False)
 
 
@@ -38,7 +39,7 @@ def resemblyzer_encoder():
 def ours():
     path = bundled_weights()
     if path is None:
-        pytest.skip("resemblyzer's pretrained.pt is not installed")
+        cached_assets.missing("resemblyzer's pretrained.pt")
     return load_voice_encoder(path)
 
 

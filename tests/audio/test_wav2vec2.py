@@ -1,12 +1,16 @@
-"""Loading wav2vec2 checkpoints in all the spellings found in the wild, and refusing the wrong model."""
+"""Loading chinese-wav2vec2-base in its two real forms (Hugging Face folder, single safetensors file), every key
+spelling they come in, and refusing anything else before its weights are read."""
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 from safetensors.torch import save_file
-from wav2vec2_factory import meta_state_dict, tiny_model, tiny_state_dict, to_checkpoint_spelling, write_tiny_wav2vec2
+from wav2vec2_factory import (chinese_base_model, tiny_config, tiny_model, tiny_state_dict, to_checkpoint_spelling,
+                              write_checkpoint)
 
-from wan_multitalk.audio.wav2vec2 import build_wav2vec2, config_from_state_dict, load_wav2vec2, normalize_state_dict
+from wan_multitalk.audio.wav2vec2 import build_wav2vec2, load_wav2vec2, normalize_state_dict
 from wan_multitalk.errors import InputError
 
 
@@ -21,142 +25,149 @@ def layer_states(model, wave):
 
 
 @pytest.fixture(scope="module")
-def reference_states(wave):
-    return layer_states(tiny_model(seed=0), wave)
-
-
-SPELLINGS = [
-    ("a.safetensors", dict(prefix=True, weight_norm="old", dtype=torch.float32)),
-    ("b.safetensors", dict(prefix=False, weight_norm="old", dtype=torch.float32)),
-    ("c.safetensors", dict(prefix=True, weight_norm="new", dtype=torch.float32)),
-    ("d.safetensors", dict(prefix=False, weight_norm="new", dtype=torch.float16)),
-    ("e.safetensors", dict(prefix=True, weight_norm="old", dtype=torch.float16)),
-    ("folder", dict(as_folder=True, prefix=True, weight_norm="old", dtype=torch.float32)),
-    ("folder16", dict(as_folder=True, prefix=False, weight_norm="new", dtype=torch.float16)),
-]
-
-
-@pytest.mark.parametrize("name,options", SPELLINGS, ids=[name for name, _ in SPELLINGS])
-def test_every_spelling_loads_to_the_same_model(tmp_path, wave, reference_states, name, options):
-    path = write_tiny_wav2vec2(tmp_path / name, **options)
-    model = load_wav2vec2(path, allow_any_size=True)
-    assert not model.training
-    assert all(p.dtype == torch.float32 and not p.requires_grad for p in model.parameters())
-    # The factory rounds weights to fp16, so fp16 and fp32 files hold identical numbers.
-    torch.testing.assert_close(layer_states(model, wave), reference_states, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("suffix", [".pt", ".bin"])
-def test_torch_save_files_load_with_a_given_head_count(tmp_path, wave, reference_states, suffix):
-    path = write_tiny_wav2vec2(tmp_path / f"model{suffix}", prefix=True)
-    model = load_wav2vec2(path, allow_any_size=True, num_attention_heads=2)
-    torch.testing.assert_close(layer_states(model, wave), reference_states, rtol=0, atol=0)
-
-
-def test_wrapped_torch_checkpoint_is_unwrapped(tmp_path, wave, reference_states):
-    torch.save({"state_dict": to_checkpoint_spelling(tiny_state_dict())}, tmp_path / "wrapped.pt")
-    model = load_wav2vec2(tmp_path / "wrapped.pt", allow_any_size=True, num_attention_heads=2)
-    torch.testing.assert_close(layer_states(model, wave), reference_states, rtol=0, atol=0)
-
-
-def test_bf16_file_loads_and_casts(tmp_path, wave):
-    path = write_tiny_wav2vec2(tmp_path / "bf16.safetensors", dtype=torch.bfloat16)
-    reference = tiny_model(seed=0)
+def chinese_base():
+    """A full-size random chinese-wav2vec2-base, its weights rounded to fp16 so fp16 files hold them exactly."""
+    model = chinese_base_model(seed=3)
     with torch.no_grad():
-        for param in reference.parameters():
-            param.copy_(param.bfloat16().float())
-    model = load_wav2vec2(path, allow_any_size=True)
-    torch.testing.assert_close(layer_states(model, wave), layer_states(reference, wave), rtol=0, atol=0)
-    half = load_wav2vec2(path, dtype=torch.float16, allow_any_size=True)
-    assert {p.dtype for p in half.parameters()} == {torch.float16}
+        for tensor in model.state_dict().values():
+            tensor.copy_(tensor.half().float())
+    return model
 
 
-def test_positional_conv_without_weight_norm_is_reconstructed(tmp_path, wave, reference_states):
+def same_weights(loaded, source, dtype=torch.float32):
+    expected = {k: v.to(dtype) for k, v in source.state_dict().items()}
+    got = loaded.state_dict()
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key].dtype == dtype and torch.equal(got[key], value), key
+
+
+# ------------------------------------------------------------------------------------------------ the two forms
+
+
+FORMS = {
+    "file fp16 (prefix, weight_g/v)": dict(folder=False, dtype=torch.float16),
+    "folder pytorch_model.bin": dict(folder=True, dtype=torch.float32, weights="pytorch_model.bin"),
+    "folder model.safetensors (parametrizations)": dict(folder=True, dtype=torch.float16, weights="model.safetensors",
+                                                         weight_norm="new"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_both_forms_load_to_exactly_the_saved_model(tmp_path, chinese_base, form):
+    options = FORMS[form]
+    name = "chinese-wav2vec2-base" if options["folder"] else "wav2vec2-chinese-base.safetensors"
+    path = write_checkpoint(tmp_path / name, chinese_base, **options)
+    model = load_wav2vec2(path)
+    assert not model.training and all(not p.requires_grad for p in model.parameters())
+    same_weights(model, chinese_base)
+    assert (model.config.hidden_size, model.config.num_hidden_layers, model.config.num_attention_heads) == (768, 12, 12)
+
+
+def test_precision_is_applied_on_load(tmp_path, chinese_base):
+    path = write_checkpoint(tmp_path / "w.safetensors", chinese_base, dtype=torch.float16)
+    same_weights(load_wav2vec2(path, dtype=torch.bfloat16), chinese_base, dtype=torch.bfloat16)
+
+
+def test_a_file_without_the_spec_augment_vector_loads(tmp_path):
+    model = chinese_base_model(seed=1, spec_embed=False)
+    path = write_checkpoint(tmp_path / "no_spec.safetensors", model, dtype=torch.float32)
+    same_weights(load_wav2vec2(path), model)
+
+
+# ------------------------------------------------------------------------------------------------ key spellings
+
+
+SPELLINGS = [dict(prefix=p, weight_norm=w) for p in (True, False) for w in ("old", "new")]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS, ids=[f"prefix={s['prefix']}-{s['weight_norm']}" for s in SPELLINGS])
+def test_every_spelling_builds_the_same_model(wave, spelling):
     reference = tiny_model(seed=0)
-    sd = tiny_state_dict()
-    del sd["encoder.pos_conv_embed.conv.parametrizations.weight.original0"]
-    del sd["encoder.pos_conv_embed.conv.parametrizations.weight.original1"]
-    sd["encoder.pos_conv_embed.conv.weight"] = reference.encoder.pos_conv_embed.conv.weight.detach().clone()
-    save_file(sd, str(tmp_path / "plain.safetensors"), metadata={"num_attention_heads": "2"})
-    model = load_wav2vec2(tmp_path / "plain.safetensors", allow_any_size=True)
-    torch.testing.assert_close(layer_states(model, wave), reference_states, rtol=0, atol=1e-5)
+    model = build_wav2vec2(tiny_config(), to_checkpoint_spelling(tiny_state_dict(), **spelling))
+    torch.testing.assert_close(layer_states(model, wave), layer_states(reference, wave), rtol=0, atol=0)
 
 
 def test_normalize_state_dict_gives_exactly_the_model_keys():
     expected = set(tiny_model().state_dict())
-    for prefix in (True, False):
-        for weight_norm in ("old", "new"):
-            spelled = to_checkpoint_spelling(tiny_state_dict(), prefix=prefix, weight_norm=weight_norm)
-            assert set(normalize_state_dict(spelled)) == expected
+    for spelling in SPELLINGS:
+        assert set(normalize_state_dict(to_checkpoint_spelling(tiny_state_dict(), **spelling))) == expected
 
 
-def test_config_is_read_from_the_tensors():
-    spelled = to_checkpoint_spelling(tiny_state_dict())
-    config = config_from_state_dict(spelled, allow_any_size=True, num_attention_heads=2)
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (32, 2, 2)
-    assert config.intermediate_size == 64 and tuple(config.conv_dim) == (32,) * 7
-    assert tuple(config.conv_kernel) == (10, 3, 3, 3, 3, 2, 2) and tuple(config.conv_stride) == (5, 2, 2, 2, 2, 2, 2)
-    assert (config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups) == (16, 2)
-    assert config.feat_extract_norm == "group" and not config.do_stable_layer_norm and not config.conv_bias
-
-
-def test_full_size_chinese_base_layout_is_accepted():
-    config = config_from_state_dict(meta_state_dict("chinese-base"))
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (768, 12, 12)
-    assert (config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups) == (128, 16)
-    assert tuple(config.conv_dim) == (512,) * 7 and config.feat_extract_norm == "group"
-
-
-@pytest.mark.parametrize("kind,words", [("large", ["1024", "24 layers", "chinese-wav2vec2-base"]),
-                                        ("layer-norm-base", ["layer-norm", "chinese-wav2vec2-base"])])
-def test_other_wav2vec2_sizes_are_refused(kind, words):
+def test_missing_unexpected_and_wrongly_shaped_tensors_are_named():
+    sd = to_checkpoint_spelling(tiny_state_dict(), prefix=False)
+    del sd["encoder.layers.1.final_layer_norm.bias"]
+    sd["encoder.layers.0.attention.extra_gate"] = torch.zeros(3)
+    sd["encoder.layers.0.attention.k_proj.bias"] = torch.zeros(31)
     with pytest.raises(InputError) as error:
-        config_from_state_dict(meta_state_dict(kind))
+        build_wav2vec2(tiny_config(), sd)
+    message = str(error.value)
     assert error.value.input_name == "model"
+    assert "missing" in message and "encoder.layers.1.final_layer_norm.bias" in message
+    assert "unexpected" in message and "encoder.layers.0.attention.extra_gate" in message
+    assert "wrongly shaped" in message and "k_proj.bias" in message
+
+
+def test_a_truncated_folder_is_refused_not_filled_with_random_weights(tmp_path, chinese_base):
+    path = write_checkpoint(tmp_path / "folder", chinese_base, folder=True, dtype=torch.float16)
+    sd = torch.load(path / "pytorch_model.bin", weights_only=True)
+    del sd["wav2vec2.encoder.layers.11.final_layer_norm.weight"]
+    torch.save(sd, path / "pytorch_model.bin")
+    with pytest.raises(InputError) as error:
+        load_wav2vec2(path)
+    assert "missing" in str(error.value) and "layers.11.final_layer_norm.weight" in str(error.value)
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+
+
+LARGE = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+             feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True)
+
+
+def test_a_folder_of_another_size_is_refused_from_its_config_before_the_weights(tmp_path):
+    from transformers import Wav2Vec2Config
+
+    folder = tmp_path / "wav2vec2-large-xlsr"
+    folder.mkdir()
+    (folder / "config.json").write_text(Wav2Vec2Config(**LARGE).to_json_string())
+    (folder / "pytorch_model.bin").write_bytes(b"never read")
+    with pytest.raises(InputError) as error:
+        load_wav2vec2(folder)
+    assert error.value.input_name == "model"
+    for word in ("hidden size 1024", "24 layers", "layer-norm", "chinese-wav2vec2-base"):
+        assert word in str(error.value)
+
+
+@pytest.mark.parametrize("norm,words", [("group", ["hidden size 32", "2 layers"]), ("layer", ["layer-norm conv"])])
+def test_a_single_file_of_another_wav2vec2_is_refused(tmp_path, norm, words):
+    path = tmp_path / "other_wav2vec2.safetensors"
+    save_file(to_checkpoint_spelling(tiny_state_dict(norm=norm)), str(path))
+    with pytest.raises(InputError) as error:
+        load_wav2vec2(path)
+    assert error.value.input_name == "model" and "chinese-wav2vec2-base" in str(error.value)
     for word in words:
         assert word in str(error.value)
 
 
-def test_tiny_file_is_refused_without_allow_any_size(tmp_path):
-    path = write_tiny_wav2vec2(tmp_path / "tiny.safetensors")
+def test_a_file_that_is_no_wav2vec2_is_refused(tmp_path):
+    save_file({"unet.down.0.weight": torch.randn(4, 4)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(InputError) as error:
-        load_wav2vec2(path)
-    assert error.value.input_name == "model" and "hidden size 32" in str(error.value)
-
-
-def test_non_wav2vec2_file_is_refused(tmp_path):
-    save_file({"unet.down.0.weight": torch.randn(4, 4), "text_model.embeddings": torch.randn(3)},
-              str(tmp_path / "other.safetensors"))
-    with pytest.raises(InputError) as error:
-        load_wav2vec2(tmp_path / "other.safetensors", allow_any_size=True)
+        load_wav2vec2(tmp_path / "other.safetensors")
     assert error.value.input_name == "model" and "not a wav2vec2" in str(error.value)
 
 
-def test_missing_and_unexpected_tensors_are_named(tmp_path):
-    sd = to_checkpoint_spelling(tiny_state_dict(), prefix=False)
-    del sd["encoder.layers.1.final_layer_norm.bias"]
-    sd["encoder.layers.0.attention.extra_gate"] = torch.zeros(3)
-    save_file(sd, str(tmp_path / "broken.safetensors"), metadata={"num_attention_heads": "2"})
-    with pytest.raises(InputError) as error:
-        load_wav2vec2(tmp_path / "broken.safetensors", allow_any_size=True)
-    message = str(error.value)
-    assert "encoder.layers.1.final_layer_norm.bias" in message and "missing" in message
-    assert "encoder.layers.0.attention.extra_gate" in message and "unexpected" in message
-
-
-def test_wrongly_shaped_tensor_is_named():
-    sd = tiny_state_dict()
-    config = config_from_state_dict(sd, allow_any_size=True, num_attention_heads=2)
-    sd["encoder.layers.0.attention.k_proj.bias"] = torch.zeros(31)
-    with pytest.raises(InputError) as error:
-        build_wav2vec2(config, sd)
-    assert "wrongly shaped" in str(error.value) and "k_proj.bias" in str(error.value)
-
-
-def test_missing_path_and_empty_folder_are_input_errors(tmp_path):
-    with pytest.raises(InputError) as error:
-        load_wav2vec2(tmp_path / "nope.safetensors")
-    assert error.value.input_name == "model"
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError):
-        load_wav2vec2(tmp_path / "empty")
+def test_unreadable_paths_are_input_errors(tmp_path):
+    cases = {"nope.safetensors": None, "empty": "dir", "config_only": "config", "corrupt.safetensors": b"\x00" * 64}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content == "dir":
+            path.mkdir()
+        elif content == "config":
+            path.mkdir()
+            (path / "config.json").write_text(json.dumps({"hidden_size": 768}))
+        elif content is not None:
+            path.write_bytes(content)
+        with pytest.raises(InputError) as error:
+            load_wav2vec2(path)
+        assert error.value.input_name == "model", name

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from browser_host import ComfyServer, chromium_page, find_chromium
+from browser_host import ComfyServer, chromium_page, find_chromium, frontend_root
 from comfy_host import find_host
+
+
+def pytest_report_header(config):
+    return [f"frontend for the browser tests: {frontend_root() or 'the one the host bundles'} (MTS_FRONTEND_ROOT)"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from browser_host import APP, open_frontend
+from browser_host import APP, frontend_root, open_frontend
+from comfy_host import PACK_DIR_NAME
 from wan_multitalk.masks import Box, boxes_to_masks
 from wan_multitalk.regions import widget_schema
 
@@ -27,7 +28,7 @@ WORKFLOW = "mts_speaker_masks_test.json"
 # stored boxes land within a pixel of these.
 TARGETS = [(0.12, 0.18, 0.42, 0.72), (0.58, 0.2, 0.9, 0.8)]
 
-EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}').mtsSpeakerEditor"
+EDITOR = f"{APP}.graph._nodes.find(n => n.type === '{NODE}')?.mtsSpeakerEditor"
 
 
 def reference_png() -> bytes:
@@ -262,7 +263,7 @@ def test_edit_gestures_keep_the_canvas_habits(comfy_server, browser_page, artifa
     page.keyboard.type("b")
     page.get_by_role("button", name="\u25B2", exact=True).click()
     speakers = editor_state(page)["speakers"]
-    assert [s["label"] for s in speakers] == ["Bob", ""] and len(page.evaluate(f"() => {APP}.graph._nodes")) == 1
+    assert [s["label"] for s in speakers] == ["Bob", ""] and page.evaluate(f"() => {APP}.graph._nodes.length") == 1
     assert [s["mode"] for s in speakers[0]["strokes"]] == ["paint", "erase"]
     assert all(0 <= v <= 1 for s in speakers[0]["strokes"] for p in s["points"] for v in p)
     assert close(speakers[1]["box"], first, 1e-9)
@@ -338,3 +339,44 @@ def test_the_widget_draws_with_the_schema_python_sends(comfy_server, browser_pag
     expected = [f"rgba({', '.join(str(int(c * 255 + 0.5)) for c in rgb)}, 0.45)"
                 for rgb in widget_schema()["speaker_rgb"]]
     assert chips == expected[:limit]
+
+
+FRONTEND_MODULE = f"/extensions/{PACK_DIR_NAME}/speaker_masks/frontend.js"
+
+
+def test_every_frontend_member_the_widget_relies_on_is_there(comfy_server, browser_page):
+    """js/speaker_masks/frontend.js, the widget's one way into the frontend: nothing it relies on is missing from
+    this frontend (and its check does notice a member going missing)."""
+    page = browser_page
+    open_app(page, comfy_server)
+    found = page.evaluate("""async (url) => {
+        const frontend = await import(url);
+        const canvas = window.comfyAPI.app.app.canvas;
+        const before = frontend.frontendProblems();
+        canvas.emitAfterChange = undefined;  // as if this frontend had dropped it
+        const broken = frontend.frontendProblems();
+        delete canvas.emitAfterChange;
+        return {before, broken, after: frontend.frontendProblems(), relied: Object.keys(frontend.FRONTEND_API),
+                version: window.__COMFYUI_FRONTEND_VERSION__};
+    }""", FRONTEND_MODULE)
+    served = frontend_root()
+    assert served is None or found["version"] in str(served), f"asked for {served}, the page runs {found['version']}"
+    assert found["before"] == [] == found["after"], f"this frontend lacks {found['before']} of {found['relied']}"
+    assert found["broken"] == ["app.canvas.emitAfterChange"]
+    assert not [e for e in page.console_errors if "MultiTalk Studio" in e], page.console_errors
+
+
+def test_a_keyboard_edit_reaches_undo_and_the_modified_mark_at_once(comfy_server, browser_page):
+    """Typing a speaker's name (no mouse: the frontend's own listeners ignore keys typed into a text field) is
+    recorded by the change tracker as it happens, which then announces the changed graph."""
+    page = browser_page
+    open_app(page, comfy_server)
+    add_node(page)
+    drag(page, [client_point(page, 0.1, 0.2), client_point(page, 0.4, 0.7)])
+    page.locator("input[placeholder=label]").click()
+    page.evaluate("""() => {
+        window.mtsGraphChanges = [];
+        window.comfyAPI.api.api.addEventListener('graphChanged', (e) => window.mtsGraphChanges.push(JSON.stringify(e.detail)));
+    }""")
+    page.keyboard.type("Ann")
+    page.wait_for_function("() => window.mtsGraphChanges.some(g => g.includes('Ann'))", timeout=5_000)

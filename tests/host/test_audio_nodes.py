@@ -1,8 +1,11 @@
 """Audio nodes in the real host: loader, 1-4 speaker embeds with real voices, silent embeds, bad input."""
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 
+import numpy as np
+import soundfile
 import torch
 
 from comfy_host import graph
@@ -112,12 +115,65 @@ def test_negative_timeline_start_names_the_node_input(host, wav2vec2_name, voice
     assert "timeline_starts" in message and "negative" in message and "starts_seconds" not in message
 
 
-def test_encoder_that_computes_on_the_cpu_is_stored_in_fp32(host, wav2vec2_name):
-    """fp16 is a GPU precision: on the CPU the encoder computes in fp32, so it is kept in fp32 rather than converted
-    there and back for every track."""
-    g = graph()
-    w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp16", device="cpu")
-    g.node("MTSTest_Capture", value=w2v.out(0), key="w2v")
+def test_the_encoder_is_loaded_and_offloaded_by_the_hosts_memory_manager(host, wav2vec2_name, voices):
+    """Like core's audio encoders: the embeds node has the host load the encoder (fp16 asked for, but on the CPU
+    it computes in fp32, so it is kept in fp32), and the host's own unloading takes it out again."""
+    import comfy.model_management as mm
+
+    g = embeds_graph(wav2vec2_name, [voices["short"]["file"]])
+    loader = next(n for n in g.nodes.values() if n.class_type == "MTS_Wav2VecModelLoader")
+    loader.inputs["precision"] = "fp16"
+    g.node("MTSTest_Capture", value=loader.out(0), key="w2v")
     handle = host.run(g.finalize()).captured["w2v"]
-    assert {p.dtype for p in handle.model.parameters()} == {torch.float32}
-    assert handle.compute_device_and_dtype() == (torch.device("cpu"), torch.float32)
+    loaded = [m.model for m in mm.current_loaded_models]
+    assert handle.patcher in loaded, "the encoder never went through comfy.model_management"
+    assert {p.dtype for p in handle.patcher.model.parameters()} == {torch.float32}
+    mm.unload_all_models()
+    assert handle.patcher not in [m.model for m in mm.current_loaded_models]
+
+
+@contextlib.contextmanager
+def encoder_inputs():
+    """Every waveform a wav2vec2 receives: what its first convolution (the only one with one input channel) gets,
+    caught with torch's global forward pre-hook."""
+    waves = []
+
+    def hook(module, args):
+        if isinstance(module, torch.nn.Conv1d) and module.in_channels == 1:
+            waves.append(args[0].detach().reshape(-1).to("cpu", torch.float64).clone())
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield waves
+    finally:
+        handle.remove()
+
+
+def lufs(wave, rate) -> float:
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(wave, dtype=np.float64)))
+
+
+def test_voices_reach_the_encoder_at_minus_23_lufs_unless_normalisation_is_off(host, wav2vec2_name, voices):
+    """The official recipe encodes every voice at -23 LUFS: a quiet and a loud copy of a voice both arrive there
+    (the node's default target); with normalize_loudness off they arrive at their own levels."""
+    source = voices["male"]
+    wave, rate = soundfile.read(str(host.workdir / "input" / source["file"]), dtype="float64")
+    levels = {"quiet": -33.0, "loud": -15.0}
+    for name, level in levels.items():
+        soundfile.write(str(host.workdir / "input" / f"lufs_{name}.wav"),
+                        wave * 10 ** ((level - lufs(wave, rate)) / 20), rate, subtype="FLOAT")
+    files = [f"lufs_{name}.wav" for name in levels]
+    measured = {}
+    for normalise in (True, False):
+        with encoder_inputs() as waves:
+            host.run(embeds_graph(wav2vec2_name, files, normalize_loudness=normalise).finalize())
+        heard = [w for w in waves if w.abs().max() > 0 and w.numel() > 16000 // 2]  # not the encoded silence
+        assert heard, "the encoder was given no voice"
+        measured[normalise] = [lufs(w.numpy(), 16000) for w in heard]
+    assert all(abs(level + 23.0) < 0.05 for level in measured[True]), measured
+    # off: each voice arrives at its own level (resampled to 16 kHz, so within half a LU)
+    nearest = [min(levels.values(), key=lambda level: abs(level - value)) for value in measured[False]]
+    assert set(nearest) == set(levels.values()), measured
+    assert all(abs(value - level) < 0.5 for value, level in zip(measured[False], nearest)), measured

@@ -57,12 +57,16 @@ def half_mask(g, side: str, width: int, height: int):
 
 def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk", seed=0, source_frames=0,
                source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male",
-               source_width=80, steps=2, noise=None, capture="", observed=False, sine=None):
+               source_width=80, steps=2, noise=None, capture="", observed=False, sine=None, window=WINDOW,
+               motion=MOTION, record=""):
     """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
     ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew;
-    observed: the sampler is the observed one (see `hooked`); sine: (samples, rate) of a test tone instead of the voice."""
+    observed: the sampler is the observed one (see `hooked`); sine: (samples, rate) of a test tone instead of the voice;
+    record: a key under which MTSTest_RecordModel records every model call of the sampler."""
     g = graph()
     model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
+    if record:
+        model = g.node("MTSTest_RecordModel", model=model.out(0), key=record)
     vae = g.node("VAELoader", vae_name=tiny_wan["vae"])
     loader = g.node("MTS_AdapterLoader", model_name=adapter, variant="auto")
     w2v = g.node("MTS_Wav2VecModelLoader", model=wav2vec2_name, precision="fp32", device="cpu")
@@ -84,7 +88,7 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
         extra["reference.face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
     elif face_mask:
         extra["reference.face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
-    plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=WINDOW, motion_frame=MOTION, mode=mode,
+    plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=window, motion_frame=motion, mode=mode,
                   colour_match=colour, colour_match_strength=1.0, output_folder=output_folder,
                   clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
@@ -102,6 +106,10 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
     g.node("MTSTest_Capture", value=embeds.out(0), key="embeds" + capture)
     g.node("MTSTest_Capture", value=embeds.out(2), key="embeds_frames" + capture)
     g.node("MTSTest_Capture", value=audio.out(0), key="audio_in" + capture)
+    g.node("MTSTest_Capture", value=vae.out(0), key="vae" + capture)
+    g.node("MTSTest_Capture", value=model.out(0), key="model" + capture)
+    if "start_image" in extra:
+        g.node("MTSTest_Capture", value=extra["start_image"], key="start_image" + capture)
     return g.finalize()
 
 

@@ -8,6 +8,7 @@ import pytest
 import soundfile
 import torch
 
+import cached_assets
 import dialogue_audio
 from comfy_host import graph
 
@@ -27,7 +28,7 @@ def diarization_folder(host):
     folder_paths.add_model_folder_path("diarization", str(folder), is_default=True)
     source = bundled_weights()
     if source is None:
-        pytest.skip("HOST TEST SKIPPED: the voice encoder weights (resemblyzer's pretrained.pt) are not installed")
+        cached_assets.missing("HOST TEST: the voice encoder weights (resemblyzer's pretrained.pt)")
     shutil.copyfile(source, folder / WEIGHTS_NAME)
     return folder
 

@@ -1,7 +1,8 @@
 """The shipped sample workflows (`workflows/*.json`) against the real host.
 
-1. Schema: every workflow still fits the booted host's node definitions (types, widgets, values, links); a
-   changed input of one of our nodes is reported naming the workflow, the node and the input.
+1. Schema: every workflow fits the node definitions (types, widgets, values, links) of every supported host
+   present (the booted one, and each release host from the declared floor up under ~/comfy/hosts); a changed
+   input of one of our nodes is reported naming the workflow, the node and the input.
 2. Run: each workflow, converted to a prompt by `workflow_api.to_api` as the frontend would, runs end to end
    through the real executor and SaveVideo writes an mp4 with sound and the expected frame count.
 
@@ -25,8 +26,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from comfy_host import PACK_ROOT
-from workflow_api import FRONTEND_ONLY, host_object_info, to_api
+import other_host
+from comfy_host import PACK_ROOT, declared_floor, extra_hosts, host_version, version_tuple
+from workflow_api import FRONTEND_ONLY, host_object_info, input_types, to_api
 from workflow_check import check_workflow
 
 WORKFLOW_DIR = PACK_ROOT / "workflows"
@@ -64,6 +66,23 @@ def widget(node: dict, name: str):
 @pytest.fixture(scope="module")
 def object_info(host) -> dict:
     return host_object_info(host.node_mappings)
+
+
+def supported_hosts() -> list[Path]:
+    """Every host present from the declared floor up (the extra release hosts; the booted one is added below)."""
+    return [h for h in extra_hosts() if (host_version(h) or ()) >= declared_floor()]
+
+
+@pytest.fixture(scope="module")
+def every_object_info(host, object_info, tmp_path_factory) -> dict[str, dict]:
+    """Node definitions of every supported host present: the booted one, and each other one booted in a
+    subprocess. Labelled by release."""
+    label = lambda root: "ComfyUI " + ".".join(map(str, host_version(root) or ("?",))) + f" ({root})"  # noqa: E731
+    found = {label(host.root): object_info}
+    for root in supported_hosts():
+        if root.resolve() != Path(host.root).resolve():
+            found[label(root)] = other_host.run("object-info", str(root), str(tmp_path_factory.mktemp("info")))
+    return found
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -123,10 +142,33 @@ def test_notes_explain_the_settings_that_matter(name):
 # Schema
 
 
+@pytest.mark.all_hosts
 @pytest.mark.parametrize("name", NAMES)
-def test_workflow_fits_the_current_node_definitions(object_info, name):
-    problems = check_workflow(name, load(name), object_info)
+def test_workflow_fits_every_supported_hosts_node_definitions(every_object_info, name):
+    """Saved on the floor host, each workflow restores with the same values on every newer host present."""
+    problems = [f"{host}: {p}" for host, info in every_object_info.items() for p in check_workflow(name, load(name), info)]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.all_hosts
+def test_every_supported_host_present_is_checked(host, every_object_info):
+    others = [h for h in supported_hosts() if h.resolve() != Path(host.root).resolve()]
+    assert len(every_object_info) == 1 + len(others), list(every_object_info)
+
+
+@pytest.mark.all_hosts
+def test_a_newer_input_in_a_workflow_is_caught_on_the_floor_host(every_object_info):
+    """What broke the workflows before: a value saved for an input the floor host lacks (CreateVideo's bit_depth)
+    shifts or is lost there; the check must say so for the oldest host present."""
+    oldest = min(every_object_info, key=lambda label: version_tuple(label.split()[1]))
+    info = every_object_info[oldest]
+    workflow = load(NAMES[0])
+    create = next(n for n in workflow["nodes"] if n["type"] == "CreateVideo")
+    if "bit_depth" in input_types(info["CreateVideo"]):
+        pytest.skip(f"the oldest host present ({oldest}) already has CreateVideo's bit_depth")
+    create["widgets_values"] = [*create["widgets_values"], 8]
+    problems = check_workflow(NAMES[0], workflow, info)
+    assert any("CreateVideo" in p and "saved values for" in p for p in problems), problems
 
 
 def _inputs(info: dict) -> list[tuple[str, str]]:

@@ -37,6 +37,18 @@ QUIET_SETTINGS = {
 }
 
 
+def frontend_root() -> Path | None:
+    """The frontend the browser tests are served: $MTS_FRONTEND_ROOT (a `static` folder of a frontend release,
+    e.g. ~/comfy/frontends/1.58.1/static), else None for the one the host bundles."""
+    env = os.environ.get("MTS_FRONTEND_ROOT")
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    if not (path / "index.html").is_file():
+        raise RuntimeError(f"MTS_FRONTEND_ROOT={env} has no index.html: point it at a frontend's static folder")
+    return path
+
+
 def find_chromium() -> str | None:
     env = os.environ.get("MTS_CHROMIUM")
     if env:
@@ -72,6 +84,8 @@ class ComfyServer:
         cmd = [self.python, str(self.host_root / "main.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--base-directory", str(self.base), "--disable-auto-launch", "--disable-api-nodes",
                "--database-url", "sqlite:///:memory:"]
+        if frontend_root() is not None:
+            cmd += ["--front-end-root", str(frontend_root())]
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=self.host_root, stdout=self._log, stderr=subprocess.STDOUT, env=env,
@@ -136,9 +150,10 @@ def chromium_page(executable: str, profile_dir: Path, viewport=(1400, 900)):
 
 
 def open_frontend(page, server, node_type: str = "MTS_SpeakerMasks", timeout: int = 60_000) -> None:
-    """Load the frontend and wait until `node_type` is registered and the start-up overlay (which swallows
-    clicks) has faded out."""
+    """Load the frontend and wait until `node_type` is registered, the start-up workflow is open (loaded after
+    the graph exists: a test's own graph made earlier would be replaced by it on a slow machine) and the
+    start-up overlay (which swallows clicks) has faded out."""
     page.goto(server.url)
-    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{node_type} && {APP}.graph",
-                           timeout=timeout)
+    page.wait_for_function(f"() => window.LiteGraph?.registered_node_types?.{node_type} && {APP}.graph "
+                           f"&& {APP}.extensionManager?.workflow?.activeWorkflow", timeout=timeout)
     page.wait_for_selector(".p-blockui-mask", state="detached", timeout=30_000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,29 @@ def find_host() -> tuple[Path | None, str]:
         return default, f"comfy-cli default workspace {default}"
     return None, ("no ComfyUI host found: set COMFYUI_PATH, install the pack inside ComfyUI/custom_nodes, "
                   "or build ~/comfy/ComfyUI")
+
+
+def declared_floor() -> tuple[int, ...]:
+    """The oldest ComfyUI release the pack supports: pyproject's `requires-comfyui = ">=X.Y.Z"`."""
+    match = re.search(r'^requires-comfyui\s*=\s*">=\s*([0-9.]+)"', (PACK_ROOT / "pyproject.toml").read_text(), re.M)
+    return version_tuple(match.group(1))
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def host_version(root: Path) -> tuple[int, ...] | None:
+    """A host's release from its comfyui_version.py (None when it has none)."""
+    path = Path(root) / "comfyui_version.py"
+    match = re.search(r'__version__\s*=\s*"([^"]+)"', path.read_text()) if path.is_file() else None
+    return version_tuple(match.group(1)) if match else None
+
+
+def extra_hosts() -> list[Path]:
+    """Release hosts built next to the main one (`~/comfy/hosts/<release>/ComfyUI`), oldest first."""
+    found = [p for p in Path("~/comfy/hosts").expanduser().glob("*/ComfyUI") if (p / "main.py").is_file()]
+    return sorted(found, key=lambda p: host_version(p) or ())
 
 
 class LogCollector(logging.Handler):
@@ -98,6 +122,10 @@ class ComfyHost:
         logging.getLogger().setLevel(logging.INFO)
 
         import comfy.options  # noqa: F401  (argument parsing stays off: defaults + our flags)
+        # Hosts before 0.26 put ComfyUI/comfy first on sys.path when `nodes` is imported, where comfy/utils.py
+        # then hides the host's `utils/` package from later imports (`utils.install_util`). main.py imports that
+        # package before `nodes`; so do we.
+        import utils  # noqa: F401
         from comfy.cli_args import args
         args.cpu = cpu
         args.disable_api_nodes = True

@@ -46,9 +46,12 @@ def _randomise(module: torch.nn.Module, seed: int) -> dict:
     return state
 
 
-def write_tiny_wan_i2v(path: Path, spec: TinyWan = TinyWan(), seed: int = 0,
-                       dtype: torch.dtype = torch.float32) -> dict:
-    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width."""
+HOST_FIXED_WAN = TinyWan(dim=256, num_heads=2, ffn_dim=256, text_dim=4096)
+"""For hosts that ignore the file's `config` metadata (before 0.15.1): Wan 2.1 detection there assumes head
+width 128 (num_heads = dim // 128) and the model's default text width 4096, so the tiny model keeps both."""
+
+
+def _tiny_wan_state(spec: TinyWan, seed: int) -> dict:
     import comfy.ldm.wan.model
     import comfy.ops
 
@@ -56,10 +59,31 @@ def write_tiny_wan_i2v(path: Path, spec: TinyWan = TinyWan(), seed: int = 0,
         model_type="i2v", in_dim=spec.in_dim, dim=spec.dim, ffn_dim=spec.ffn_dim, text_dim=spec.text_dim,
         out_dim=spec.out_dim, num_heads=spec.num_heads, num_layers=spec.num_layers,
         operations=comfy.ops.disable_weight_init, device="cpu", dtype=torch.float32)
-    state = {k: v.to(dtype) for k, v in _randomise(model, seed).items()}
-    config = {"transformer": {"num_heads": spec.num_heads, "text_dim": spec.text_dim}}
+    return _randomise(model, seed)
+
+
+def _metadata(spec: TinyWan) -> dict:
+    return {"config": json.dumps({"transformer": {"num_heads": spec.num_heads, "text_dim": spec.text_dim}})}
+
+
+def tiny_wan_spec() -> TinyWan:
+    """The smallest tiny Wan this host's own detection reads back with the dims it was built with."""
+    import comfy.model_detection
+
+    spec = TinyWan()
+    state = {k: torch.empty(v.shape, device="meta") for k, v in _tiny_wan_state(spec, 0).items()}
+    found = comfy.model_detection.detect_unet_config(state, "", metadata=_metadata(spec))
+    if (found.get("num_heads"), found.get("text_dim", 4096)) == (spec.num_heads, spec.text_dim):
+        return spec
+    return HOST_FIXED_WAN
+
+
+def write_tiny_wan_i2v(path: Path, spec: TinyWan = TinyWan(), seed: int = 0,
+                       dtype: torch.dtype = torch.float32) -> dict:
+    """A Wan 2.1 I2V DiT the host's UNETLoader detects: metadata `config` sets heads and text width."""
+    state = {k: v.to(dtype) for k, v in _tiny_wan_state(spec, seed).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata={"config": json.dumps(config)})
+    save_file(state, str(path), metadata=_metadata(spec))
     return state
 
 

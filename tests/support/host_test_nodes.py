@@ -210,7 +210,10 @@ def observed_sampler(base):
     return ObservedLongVideoSampler
 
 
+from model_recorder import RecordModel  # noqa: E402  (a test node of its own module)
+
 TEST_NODES = {
+    PREFIX + "RecordModel": RecordModel,
     PREFIX + "SineAudio": SineAudio,
     PREFIX + "StripMasks": StripMasks,
     PREFIX + "StackMasks": StackMasks,

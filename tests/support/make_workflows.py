@@ -4,8 +4,11 @@ Why the frontend: the files must be exactly what ComfyUI's own "Save" writes, so
 `workflow_specs.py` is built through the LiteGraph API in headless chromium against the real `main.py`, laid out
 left to right in columns, and saved from `app.graph.serialize()`; the thumbnail is a screenshot of that canvas.
 
-Rerun after changing `workflow_specs.py` (or when a node's inputs change), from the pack's root, with ComfyUI's
-Python (needs the host, Playwright and the system chromium, like the browser tests; nothing is downloaded):
+The graphs are built on the declared floor host (pyproject `requires-comfyui`, e.g. ~/comfy/hosts/v0.12.0/ComfyUI),
+so they hold no node input newer than the floor; `tests/host/test_workflows.py` checks they restore with the same
+values on every newer host present. Rerun after changing `workflow_specs.py` (or when a node's inputs change), from
+the pack's root, with ComfyUI's Python (needs that host, Playwright and the system chromium, like the browser tests;
+nothing is downloaded):
 
     ~/comfy/venv/bin/python tests/support/make_workflows.py [name ...]
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import tempfile
 import uuid
@@ -25,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from browser_host import APP, ComfyServer, chromium_page, find_chromium, open_frontend  # noqa: E402
-from comfy_host import PACK_ROOT, find_host  # noqa: E402
+from comfy_host import PACK_ROOT, declared_floor, extra_hosts, host_version  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
 
 OUT = PACK_ROOT / "workflows"
@@ -213,11 +217,25 @@ def open_app(page, server) -> None:
     }}""")
 
 
+def floor_host() -> Path:
+    """The host the workflows are saved against: the declared floor release (pyproject `requires-comfyui`), so no
+    node input newer than the floor gets into them (newer hosts restore such saves with the same values)."""
+    floor = declared_floor()
+    root = Path(os.environ["COMFYUI_PATH"]) if os.environ.get("COMFYUI_PATH") else next(
+        (h for h in extra_hosts() if host_version(h) == floor), None)
+    wanted = ".".join(map(str, floor))
+    if root is None or host_version(root) != floor:
+        raise SystemExit(f"the workflows are saved against ComfyUI {wanted}, the declared floor; build it with "
+                         f"`bash setup-host.sh <mirror> v{wanted}` (or set COMFYUI_PATH to such a host); "
+                         f"found {root} ({host_version(root) if root else 'none'})")
+    return root
+
+
 def main(names: list[str]) -> None:
-    root, reason = find_host()
+    root = floor_host()
     chromium = find_chromium()
-    if root is None or chromium is None:
-        raise SystemExit(f"need the ComfyUI host ({reason}) and chromium ({chromium})")
+    if chromium is None:
+        raise SystemExit("need chromium (apt-get install chromium)")
     selected = [w() for w in WORKFLOWS if not names or w().name in names]
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,8 +4,8 @@ The conv front-end keeps the real 7-layer layout (kernels 10,3,3,3,3,2,2; stride
 so the 320-sample hop and 400-sample receptive field are the real ones; only the widths shrink.
 All parameters (including norm scales and biases) are randomised, so silence does not encode to
 zeros by accident, and values are rounded to fp16 so fp16 and fp32 files hold identical numbers.
-Built straight from ``transformers`` (never through the package's loader) so tests can compare
-the loader against it.
+Built straight from ``transformers``' ``Wav2Vec2Config`` (never through the package's loader) so tests can
+compare the loader against it; ``chinese_base_model`` is the full-size architecture for the loader's files.
 """
 from __future__ import annotations
 
@@ -82,51 +82,35 @@ def to_checkpoint_spelling(sd: dict, *, prefix: bool = True, weight_norm: str = 
     return out
 
 
-def write_tiny_wav2vec2(path, *, as_folder: bool = False, prefix: bool = True, dtype: torch.dtype = torch.float32,
-                        weight_norm: str = "old", hidden: int = 32, layers: int = 2, heads: int = 2,
-                        seed: int = 0) -> Path:
-    """Write a tiny wav2vec2 checkpoint and return its path.
+def chinese_base_model(seed: int = 0, spec_embed: bool = True) -> Wav2Vec2Model:
+    """A randomly initialised model of chinese-wav2vec2-base's architecture (768 wide, 12 layers, group-norm
+    conv), written out here from the published config, not from the package."""
+    torch.manual_seed(seed)
+    config = Wav2Vec2Config(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                            conv_dim=(512,) * 7, conv_kernel=CONV_KERNELS, conv_stride=CONV_STRIDES, conv_bias=False,
+                            feat_extract_norm="group", do_stable_layer_norm=False, num_conv_pos_embeddings=128,
+                            num_conv_pos_embedding_groups=16, mask_time_prob=0.05 if spec_embed else 0.0)
+    return Wav2Vec2Model(config).eval()
 
-    ``path`` ending in .safetensors -> safetensors file (with ``num_attention_heads`` metadata,
-    since heads are invisible in the weights); .pt/.bin -> torch.save file (pass
-    num_attention_heads to the loader); ``as_folder`` -> a Hugging Face folder ``path`` with
-    config.json + model.safetensors.
-    """
+
+def write_checkpoint(path, model: Wav2Vec2Model, *, folder: bool = False, dtype: torch.dtype = torch.float16,
+                     weights: str = "pytorch_model.bin", prefix: bool = True, weight_norm: str = "old") -> Path:
+    """``model`` as it circulates: one safetensors file (``folder=False``), or a Hugging Face folder with
+    config.json and ``weights`` (pytorch_model.bin or model.safetensors). Keys in checkpoint spelling."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    sd = to_checkpoint_spelling(tiny_state_dict(hidden, layers, heads, seed), prefix=prefix, weight_norm=weight_norm)
+    sd = to_checkpoint_spelling(model.state_dict(), prefix=prefix, weight_norm=weight_norm)
     sd = {key: value.to(dtype).contiguous() for key, value in sd.items()}
-    if as_folder:
+    if folder:
         path.mkdir(parents=True, exist_ok=True)
-        config = tiny_config(hidden, layers, heads).to_dict()
-        (path / "config.json").write_text(json.dumps(config, indent=1, default=str))
-        save_file(sd, str(path / "model.safetensors"))
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".safetensors":
-        save_file(sd, str(path), metadata={"num_attention_heads": str(heads)})
+        (path / "config.json").write_text(model.config.to_json_string())
+        target = path / weights
     else:
-        torch.save(sd, str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = path
+    if target.suffix == ".safetensors":
+        save_file(sd, str(target))
+    else:
+        torch.save(sd, str(target))
     return path
-
-
-def meta_state_dict(kind: str = "chinese-base") -> dict:
-    """Shape-only (meta) state dicts of full-size models, in checkpoint spelling, costing no memory.
-
-    kind: "chinese-base" (768/12, group-norm conv), "large" (1024/24, layer-norm conv) or
-    "layer-norm-base" (768/12 with a layer-norm conv front-end).
-    """
-    layouts = {
-        "chinese-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                             feat_extract_norm="group", conv_bias=False, do_stable_layer_norm=False),
-        "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-                      feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True),
-        "layer-norm-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                                feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True),
-    }
-    config = Wav2Vec2Config(conv_dim=(512,) * 7, conv_kernel=CONV_KERNELS, conv_stride=CONV_STRIDES,
-                            num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16, **layouts[kind])
-    with torch.device("meta"):
-        model = Wav2Vec2Model(config)
-    return to_checkpoint_spelling(model.state_dict(), prefix=True, weight_norm="old")

@@ -5,7 +5,9 @@ The frontend gives a node one widget per widget input (INT, FLOAT, STRING, BOOLE
 custom widget types) in definition order, required before optional; a dynamic combo's chosen option adds its own
 widgets right after it and its sockets after the node's own (named `parent.child`); `control_after_generate` adds a value-control widget after its
 number; upload combos add an upload button (audio also a player). Those extra widgets hold values in
-`widgets_values` but feed no input. `tests/browser/test_workflows.py` checks this model against the real frontend.
+`widgets_values` but feed no input. The frontend restores saved values by position; widgets the save does not
+reach (inputs added to a node after the save) keep their defaults. `tests/browser/test_workflows.py` checks this
+model against the real frontend.
 """
 from __future__ import annotations
 
@@ -83,6 +85,26 @@ def _widgets_of(inputs: list, values: list, start: int, prefix: str = "", socket
             if options.get(flag):
                 widgets += [Widget(extra, None, "UPLOAD", {}, True, extra != "audioUI") for extra in extras]
     return widgets
+
+
+def default_value(widget: Widget):
+    """The value a widget holds when the saved node gives it none (a widget newer than the save)."""
+    options = widget.options
+    if "default" in options:
+        return options["default"]
+    if widget.type == "COMBO":
+        return (options.get("options") or [None])[0]
+    if widget.type == DYNAMIC_COMBO:
+        return options["options"][0]["key"]
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}.get(widget.type)
+
+
+def restored_values(info: dict, values: list | None) -> list[tuple[Widget, object]]:
+    """(widget, value) as the frontend restores a saved node: saved values by position, and widgets the save
+    does not reach (added to the node after it was saved) keep their defaults."""
+    values = list(values or [])
+    layout = widget_layout(info, values)
+    return [(w, values[i] if i < len(values) else default_value(w)) for i, w in enumerate(layout)]
 
 
 def widget_layout(info: dict, values: list | None = None) -> list[Widget]:
@@ -163,8 +185,7 @@ def to_api(workflow: dict, object_info: dict) -> dict:
         values = node.get("widgets_values") or []
         if isinstance(values, dict):
             raise WorkflowError(f"node {node_id}: widgets_values as a dict is not supported")
-        layout = widget_layout(object_info[kind], values)
-        inputs = {w.input: v for w, v in zip(layout, values) if w.input is not None}
+        inputs = {w.input: v for w, v in restored_values(object_info[kind], values) if w.input is not None}
         for slot in node.get("inputs") or []:
             if slot.get("link") is None:
                 continue

@@ -2,16 +2,17 @@
 `<workflow>: node #<id> <type> '<title>': input '<name>': <what is wrong>`, so a changed node input names the
 workflow and the node it breaks.
 
-Checked: node types exist; widget names, order and count (control and upload extras included) match the
-definition; each value has the input's type and range, combo values are among the options (model and file
+Checked: node types exist; the saved widget values restore onto this host's widgets (control and upload extras
+included) with the same values by position and by name, widgets added since the save taking their defaults, and
+no saved widget gone; each value has the input's type and range, combo values are among the options (model and file
 names excepted: they depend on the user's disk); saved input slots exist with their type and sockets keep their
 order; required sockets are connected; every link joins an existing output to an input that accepts its type,
 and both ends point back at it.
 """
 from __future__ import annotations
 
-from workflow_api import (BYPASSED, CONTROL, CONTROL_VALUES, DYNAMIC_COMBO, FRONTEND_ONLY, MUTED, input_types,
-                          socket_inputs, widget_layout)
+from workflow_api import (BYPASSED, CONTROL, CONTROL_VALUES, DYNAMIC_COMBO, FRONTEND_ONLY, MUTED, default_value,
+                          input_types, restored_values, socket_inputs, widget_layout)
 
 
 def is_file_combo(widget) -> bool:
@@ -63,31 +64,44 @@ class Report:
         self.problems.append(f"{self.name}: {where}{what}: {problem}")
 
 
+def _restored_by_name(layout, named: dict) -> dict:
+    """What the frontend's by-name restore (`widgets_values_named`, newer frontends) gives each widget."""
+    return {w.name: named[w.name] if w.name in named else default_value(w) for w in layout if w.named}
+
+
 def check_widgets(report: Report, node: dict, info: dict) -> None:
+    """The saved values restore onto the node's widgets of this host with valid values, the same ones whichever
+    way the frontend restores them (by position, or by name where the save has names)."""
     values = node.get("widgets_values") or []
-    layout = widget_layout(info, values)
-    named = node.get("widgets_values_named")
-    saved_names = list(named) if isinstance(named, dict) else None
-    if saved_names is not None:
-        current = [w.name for w in layout if w.named]
-        for i in range(max(len(saved_names), len(current))):
-            saved = saved_names[i] if i < len(saved_names) else None
-            now = current[i] if i < len(current) else None
-            if saved != now:
-                problem = (f"saved widget #{i + 1} is '{saved}' but the node now has "
-                           + (f"'{now}' there" if now else "no widget there"))
-                report.add(node, f"input '{saved or now}'", problem + f" (now: {current})")
-                return
-        by_position = [v for w, v in zip(layout, values) if w.named]
-        if len(values) == len(layout) and by_position != list(named.values()):
-            report.add(node, "widgets", "widgets_values and widgets_values_named disagree")
-    if len(values) != len(layout):
+    restored = restored_values(info, values)
+    layout = [w for w, _v in restored]
+    if len(values) > len(layout):
         report.add(node, "widgets", f"{len(values)} saved values for {len(layout)} widgets {[w.name for w in layout]}")
         return
-    for widget, value in zip(layout, values):
+    named = node.get("widgets_values_named")
+    if isinstance(named, dict):
+        current = {w.name for w in layout if w.named}
+        gone = [name for name in named if name not in current]
+        for name in gone:
+            report.add(node, f"input '{name}'", f"was saved, but the node has no such widget now (now: "
+                                                f"{[w.name for w in layout if w.named]})")
+        if gone:
+            return
+        by_name = _restored_by_name(layout, named)
+        for widget, value in restored:
+            if widget.named and by_name[widget.name] != value:
+                report.add(node, f"input '{widget.name}'", f"restores as {value!r} by position but "
+                                                           f"{by_name[widget.name]!r} by name")
+    for widget, value in restored:
         problem = value_problem(widget, value)
         if problem:
             report.add(node, f"input '{widget.name}'", problem)
+
+
+def same_kind(saved: str, now: str) -> bool:
+    """A saved slot still fits: the same type, or a combo that became a dynamic combo (or back), whose saved
+    value is an option key either way (`value_problem` checks it is one)."""
+    return saved == now or {saved, now} <= {"COMBO", DYNAMIC_COMBO}
 
 
 def check_slots(report: Report, node: dict, info: dict) -> None:
@@ -100,7 +114,7 @@ def check_slots(report: Report, node: dict, info: dict) -> None:
             continue
         if name not in types:
             report.add(node, f"input '{name}'", f"no longer exists (the node's inputs: {sorted(types)})")
-        elif slot.get("type") != types[name]:
+        elif not same_kind(slot.get("type"), types[name]):
             report.add(node, f"input '{name}'", f"saved as {slot.get('type')}, the node now takes {types[name]}")
     sockets = socket_inputs(info, node.get("widgets_values"))
     saved_sockets = [s["name"] for s in saved if "widget" not in s and s.get("name") not in extras]
@@ -111,10 +125,9 @@ def check_slots(report: Report, node: dict, info: dict) -> None:
     for name, _kind, required in sockets:
         if required and (name not in present or present[name].get("link") is None):
             report.add(node, f"input '{name}'", "is required but not connected")
-    outputs = node.get("outputs") or []
-    now_out = info["output"]
-    if [o.get("type") for o in outputs] != list(now_out):
-        report.add(node, "outputs", f"saved types {[o.get('type') for o in outputs]}, now {list(now_out)}")
+    saved_out = [o.get("type") for o in node.get("outputs") or []]
+    if saved_out != list(info["output"])[:len(saved_out)]:  # outputs added at the end since the save are fine
+        report.add(node, "outputs", f"saved types {saved_out}, now {list(info['output'])}")
 
 
 def check_links(report: Report, workflow: dict, object_info: dict) -> None:

@@ -183,9 +183,10 @@ def long_sampler_nodes(col: int) -> list:
 
 
 def output_nodes(col: int, prefix: str) -> list:
-    return [Node("create", "CreateVideo", col, {"fps": float(FPS), "bit_depth": 8}),
-            Node("save", "SaveVideo", col, {"filename_prefix": f"video/{prefix}", "format": "mp4",
-                                            "format.codec": "auto", "codec": "auto"})]
+    # only the inputs these nodes have at the declared floor host (newer hosts add bit_depth and nest the codec
+    # under format; a save from the floor restores onto them with the same values)
+    return [Node("create", "CreateVideo", col, {"fps": float(FPS)}),
+            Node("save", "SaveVideo", col, {"filename_prefix": f"video/{prefix}", "format": "mp4", "codec": "auto"})]
 
 
 def long_links(image_source: tuple | None) -> list:

@@ -69,3 +69,10 @@ def test_dubbing_source_fits_each_window_and_repeats_one_mask():
     mask = source.window_mask(windows[2])
     assert mask.shape == (1, 1, 5, 16, 16) and torch.equal(mask[0, 0, 0], mask[0, 0, 4])
     assert DubbingSource(video, 25, 25, None, (16, 16)).window_mask(windows[0]) is None
+
+
+def test_a_one_frame_source_and_a_map_shorter_than_the_window():
+    window = split_windows(9, 9, 5)[0]
+    assert window_source_indices(torch.tensor([7]), window).tolist() == [7] * 9  # a one-frame source repeats
+    assert window_source_indices(torch.tensor([0, 1, 2]), window).tolist() == [0, 1, 2] + [2] * 6  # then its last
+    assert resample_frame_indices(1, 25, 25, 3).tolist() == [0, 0, 0]

@@ -50,3 +50,12 @@ def test_video_length_follows_the_source_then_the_audio_then_the_embeds():
     assert video_length(10, 25, audio) == frames_for_samples(44100 * 3 + 100, 44100, 25) == 75
     assert video_length(10, 25) == 10
     assert video_length(10, 25, audio, source=(31, 30)) == 26  # every output frame that starts inside the source
+
+
+def test_edges_of_the_denoise_range_and_the_audio_fit():
+    with pytest.raises(InputError, match="denoise"):
+        denoised_sigmas(torch.linspace(1, 0, 11), 1.5)
+    wave = torch.ones(2, 10, dtype=torch.float64)
+    padded = fit_audio({"waveform": wave, "sample_rate": 25}, 20, 25)  # 20 frames at 25 fps of 25 Hz audio
+    assert padded["waveform"].dtype == torch.float64 and padded["waveform"].shape == (2, 20)
+    assert torch.equal(padded["waveform"][:, 10:], torch.zeros(2, 10, dtype=torch.float64))

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..limits import MAX_SPEAKERS
+from ..optional import require
 from ..timebase import rescale_samples
 from .speaker_gating import Segment, true_runs
 from .voice_encoder import load_voice_encoder, mel_frames, resolve_weights
@@ -44,8 +45,14 @@ MIX_GAINS_DB = (-6.0, -3.0, 0.0, 3.0, 6.0)  # level of the second voice against 
 OVERLAP_MARGIN = -0.04         # mixture similarity minus best single similarity above this = overlap
 OVERLAP_WIDEN_FRAMES = STEP_FRAMES // 2  # a flagged window lies mostly inside the overlap: grow the stretch
 LEVEL = 10 ** (-30 / 10)       # the encoder's working level (-30 dBFS); mel power scales with gain squared
-INSTALL_FIX = ("Install the pack's dependencies with ComfyUI's Python: pip install -r requirements.txt (it brings "
-               "the webrtcvad-wheels build of webrtcvad), then restart. Timeline mode needs none of it.")
+
+AUTO_PACKAGES = {"sklearn": "scikit-learn", "webrtcvad": "webrtcvad-wheels"}
+"""Optional: auto diarization's voice activity detection and clustering (module -> PyPI package)."""
+
+
+def check_auto_diarization(input_name: str = "mode") -> None:
+    """Auto diarization needs scikit-learn and webrtcvad: refuse up front, naming the input that chose it."""
+    require(AUTO_PACKAGES, input_name, "auto diarization")
 
 
 def diarize(waveform, sample_rate: int, num_speakers: int = 0, min_gap_seconds: float = 0.5,
@@ -56,6 +63,7 @@ def diarize(waveform, sample_rate: int, num_speakers: int = 0, min_gap_seconds: 
 
     ``weights``: candidate voice encoder files, the first existing one wins (``voice_encoder.resolve_weights``).
     """
+    check_auto_diarization()
     if num_speakers not in (0, 1, 2, 3, 4):
         raise InputError("num_speakers", f"is {num_speakers}; it must be 0 (automatic) or 1-{MAX_SPEAKERS}.",
                          "Set num_speakers to 0, 2, 3 or 4.")
@@ -108,11 +116,8 @@ def _segments(active: np.ndarray, sample_rate: int, num_samples: int) -> list[Se
 
 def detect_speech(wave: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
     """Bool per 10 ms frame: webrtcvad's speech decision, pauses < 150 ms bridged, blips < 60 ms dropped."""
-    try:
-        import webrtcvad
-    except Exception as exc:  # noqa: BLE001 - missing, or the old sdist failing on pkg_resources
-        raise InputError("mode", f"auto diarization needs webrtcvad, which could not be imported ({exc}).",
-                         INSTALL_FIX + " (package webrtcvad-wheels)") from None
+    check_auto_diarization()
+    import webrtcvad
     vad = webrtcvad.Vad(aggressiveness)
     pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype("<i2")
     frames = len(pcm) // HOP

@@ -90,30 +90,30 @@ def _check_wave(wave16k, receptive_field: int, input_name: str) -> torch.Tensor:
 def _transformer_layers(model, features: torch.Tensor) -> torch.Tensor:
     """feature_projection + encoder on ``[1, n, conv_channels]``; returns ``[n, layers, hidden]``.
 
-    Runs the encoder's own modules step by step (rather than ``model.encoder(...)``) because
-    the layer outputs are what we need and transformers' hidden-state collection changed
-    between major versions; the arithmetic is the post-LN encoder's, unchanged.
+    Goes through transformers' public forward with ``output_hidden_states`` (the same on 4.x and 5.x; the
+    layer modules' own return types are not), after swapping the CNN's output for the frame-rate rows, as
+    the official Wav2Vec2Model subclass does. The CNN itself runs on a minimal stub waveform.
     """
-    hidden, _ = model.feature_projection(features)
-    encoder = model.encoder
-    hidden = hidden + encoder.pos_conv_embed(hidden)
-    hidden = encoder.layer_norm(hidden)
-    outputs = []
-    for layer in encoder.layers:
-        hidden = layer(hidden, attention_mask=None)
-        outputs.append(hidden[0])
-    return torch.stack(outputs, dim=1)
+    rows = features.transpose(1, 2)
+    _hop, receptive_field = cnn_geometry(model.config)
+    stub = features.new_zeros((1, receptive_field))
+    handle = model.feature_extractor.register_forward_hook(lambda _module, _args, _output: rows)
+    try:
+        hidden_states = model(stub, output_hidden_states=True).hidden_states
+    finally:
+        handle.remove()
+    return torch.stack(hidden_states[1:], dim=2)[0]  # hidden_states[0] is the encoder's input
 
 
 def encode_features(model, wave16k: torch.Tensor, fps=25.0, num_frames: int | None = None,
                     chunk_seconds=DEFAULT_CHUNK_SECONDS, context_seconds=DEFAULT_CONTEXT_SECONDS,
-                    cnn_chunk_seconds=DEFAULT_CNN_CHUNK_SECONDS, device=None, dtype=None,
-                    input_name: str = "audio", progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                    cnn_chunk_seconds=DEFAULT_CNN_CHUNK_SECONDS, input_name: str = "audio",
+                    progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """wav2vec2 features of one 16 kHz mono track, one row per video frame: ``[T, layers, hidden]`` float32 CPU.
 
-    T = ``num_frames`` or frames_for_samples(N, 16000, fps). ``device``/``dtype`` default to the
-    model's; a model elsewhere is moved there for the call and moved back. ``progress(done,
-    total)`` is called after each transformer window (it may raise to cancel).
+    T = ``num_frames`` or frames_for_samples(N, 16000, fps). Computed where the model is, in its dtype (the
+    host's memory manager places it). ``progress(done, total)`` is called after each transformer window (it
+    may raise to cancel).
     """
     if getattr(model.config, "do_stable_layer_norm", False):
         raise InputError("model", "is a stable-layer-norm wav2vec2 (large/XLSR style).",
@@ -132,20 +132,9 @@ def encode_features(model, wave16k: torch.Tensor, fps=25.0, num_frames: int | No
         raise InputError("context_seconds", f"({context_seconds} s) is longer than chunk_seconds ({chunk_seconds} s).",
                          "Use a context no longer than the chunk.")
     rows_per_pass = max(1, round(float(cnn_chunk_seconds) * WAV2VEC2_SAMPLE_RATE / hop))
-
     param = next(model.parameters())
-    device = torch.device(device) if device is not None else param.device
-    dtype = dtype or param.dtype
-    moved = (param.device, param.dtype) != (device, dtype)
-    if moved:
-        original = (param.device, param.dtype)
-        model.to(device=device, dtype=dtype)
-    try:
-        with torch.no_grad():
-            return _encode(model, wave, total, core, context, rows_per_pass, device, dtype, progress)
-    finally:
-        if moved:
-            model.to(device=original[0], dtype=original[1])
+    with torch.no_grad():
+        return _encode(model, wave, total, core, context, rows_per_pass, param.device, param.dtype, progress)
 
 
 def _encode(model, wave, total, core, context, rows_per_pass, device, dtype, progress):

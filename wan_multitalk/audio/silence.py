@@ -19,17 +19,17 @@ SILENCE_ROW_SECONDS = 4.0
 is far from both clip edges (where the positional convolution sees zero padding)."""
 
 
-def silence_features(model, num_frames: int, fps=25.0, device=None, dtype=None, **encode_kw) -> torch.Tensor:
+def silence_features(model, num_frames: int, fps=25.0, **encode_kw) -> torch.Tensor:
     """``[num_frames, layers, hidden]`` float32 CPU: the features of ``num_frames`` frames of digital silence."""
     if int(num_frames) < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     # The fewest samples that cover num_frames whole frames (never fewer than the CNN's 400).
     samples = max(400, samples_for_frames(int(num_frames), WAV2VEC2_SAMPLE_RATE, fps))
     zeros = torch.zeros(samples, dtype=torch.float32)
-    return encode_features(model, zeros, fps=fps, num_frames=int(num_frames), device=device, dtype=dtype, **encode_kw)
+    return encode_features(model, zeros, fps=fps, num_frames=int(num_frames), **encode_kw)
 
 
-def silence_row(model, fps=25.0, seconds: float = SILENCE_ROW_SECONDS, device=None, dtype=None) -> torch.Tensor:
+def silence_row(model, fps=25.0, seconds: float = SILENCE_ROW_SECONDS) -> torch.Tensor:
     """``[layers, hidden]`` float32 CPU: one steady-state row of encoded silence (the middle of ``seconds`` of it)."""
     num_frames = max(1, round(exact_fraction(seconds, "seconds") * exact_fps(fps)))
-    return silence_features(model, num_frames, fps=fps, device=device, dtype=dtype)[num_frames // 2].clone()
+    return silence_features(model, num_frames, fps=fps)[num_frames // 2].clone()

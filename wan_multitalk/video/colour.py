@@ -8,15 +8,24 @@ the reference image before its tail becomes the next window's context. Unlike th
 from __future__ import annotations
 
 import torch
-from kornia.color import lab_to_rgb, rgb_to_lab
 
 from ..errors import InputError
+from ..optional import require
+
+KORNIA = {"kornia.color": "kornia"}
 
 _FLAT = 1e-5  # a channel with a smaller Lab spread is flat: map it onto the reference mean
 
 
+def check_colour_matching(input_name: str = "colour_match") -> None:
+    """Colour matching needs kornia (optional): refuse up front, naming the input that asked for it."""
+    require(KORNIA, input_name, "colour matching")
+
+
 def lab_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Lab mean and population std per image and channel of [N, H, W, 3]: two [N, 3, 1, 1]."""
+    from kornia.color import rgb_to_lab
+
     lab = rgb_to_lab(images.clamp(0, 1).permute(0, 3, 1, 2))
     return lab.mean(dim=(2, 3), keepdim=True), lab.std(dim=(2, 3), unbiased=False, keepdim=True)
 
@@ -45,6 +54,8 @@ def match_colour(frames: torch.Tensor, reference: torch.Tensor, strength: float 
                          "pass a single reference IMAGE.")
     if strength == 0 or frames.shape[0] == 0:
         return frames
+    check_colour_matching()
+    from kornia.color import lab_to_rgb, rgb_to_lab
 
     work = torch.float64 if frames.dtype == torch.float64 else torch.float32
     ref_mean, ref_std = lab_stats(reference.to(frames.device, work)[None])
