@@ -58,11 +58,13 @@ def half_mask(g, side: str, width: int, height: int):
 def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk", seed=0, source_frames=0,
                source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male",
                source_width=80, steps=2, noise=None, capture="", observed=False, sine=None, window=WINDOW,
-               motion=MOTION, record=""):
+               motion=MOTION, record="", size=None, clip_vision=False):
     """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
     ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew;
     observed: the sampler is the observed one (see `hooked`); sine: (samples, rate) of a test tone instead of the voice;
-    record: a key under which MTSTest_RecordModel records every model call of the sampler."""
+    record: a key under which MTSTest_RecordModel records every model call of the sampler; size: width and height
+    of the video (default SIZE); clip_vision: the plan gets a CLIP vision model (MTSTest_ClipVision) instead of
+    one clip_vision_output."""
     g = graph()
     model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
     if record:
@@ -88,9 +90,13 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
         extra["reference.face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
     elif face_mask:
         extra["reference.face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
+    if clip_vision:
+        extra["clip_vision"] = g.node("MTSTest_ClipVision", seed=3).out(0)
+    else:
+        extra["clip_vision_output"] = g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0)
     plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=window, motion_frame=motion, mode=mode,
-                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder,
-                  clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
+                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder, **(size or SIZE),
+                  **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
     sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=steps, denoise=1.0)
     more = {f"positive_{k + 1}": pos[k].out(0) for k in range(1, prompts)}

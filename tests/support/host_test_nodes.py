@@ -113,6 +113,37 @@ class ClipVision:
         return (FakeClipVision(seed),)
 
 
+def slow_euler(model, x, sigmas, extra_args=None, callback=None, disable=None, seconds=0.0):
+    """Euler that waits `seconds` after each step's callback (after the host sent that step's progress)."""
+    import time
+
+    from comfy.k_diffusion.sampling import sample_euler
+
+    def slow(info):
+        if callback is not None:
+            callback(info)
+        time.sleep(seconds)
+
+    return sample_euler(model, x, sigmas, extra_args=extra_args, callback=slow, disable=disable)
+
+
+class SlowSampler:
+    """A SAMPLER giving a test watching a server time to act in a known step (kill it, interrupt it)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seconds": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 10.0})}}
+
+    RETURN_TYPES = ("SAMPLER",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seconds):
+        import comfy.samplers
+
+        return (comfy.samplers.KSAMPLER(slow_euler, extra_options={"seconds": float(seconds)}),)
+
+
 class RandomImage:
     @classmethod
     def INPUT_TYPES(cls):
@@ -222,6 +253,7 @@ TEST_NODES = {
     PREFIX + "RandomClipVisionOutput": RandomClipVisionOutput,
     PREFIX + "ClipVision": ClipVision,
     PREFIX + "RandomImage": RandomImage,
+    PREFIX + "SlowSampler": SlowSampler,
 }
 
 
