@@ -33,12 +33,12 @@ def of(events, name):
 def test_a_still_reference_is_encoded_once(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, encodes):
     fps = fps_for(voices["male"], 15.5)
     out, events = run(host, long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, mode="infinitetalk",
-                                       clip_vision=True, observed=True))
+                                       clip_vision=True, observed=True, capture="clip"))
     assert len(of(events, "window_start")) == 3
     assert len(encodes) == 1 and [i["window"].index for i in of(events, "clip_encoded")] == [0]
     image, crop = encodes[0]
     assert crop is False  # the whole frame, as the official code resizes it
-    torch.testing.assert_close(image, fit_to_video(out["start_image"][:1], 64, 48).cpu(), rtol=0, atol=0)
+    torch.testing.assert_close(image, fit_to_video(out["start_imageclip"][:1], 64, 48).cpu(), rtol=0, atol=0)
 
 
 def test_multitalk_encodes_each_windows_previous_last_frame(host, tiny_wan, tiny_adapter, wav2vec2_name, voices,
