@@ -16,11 +16,14 @@ from ..wan_multitalk.video.windows import check_motion, check_window_pixels
 from .host.adapter import check_model
 from .host.folders import writable_output_folder
 from .host.long_video import LongVideoJob, LongVideoPlan, LongVideoRunner, WindowNoise
+from .host.video import check_images_fit, images_output, video_output
 from .sockets import ADAPTER, EMBEDS, LONG_PLAN
 
 CATEGORY = "MultiTalk Studio"
 MAX_PROMPTS = 4
 REFERENCE_IMAGE, DUBBING = "start image", "video to dub"
+START_OVER, STOP = "start over", "stop"
+IMAGES_OUTPUT = 0  # the sampler's images output slot
 
 
 def reference_choices() -> io.DynamicCombo.Input:
@@ -77,18 +80,30 @@ class LongI2VPlan(io.ComfyNode):
                 io.Image.Input("start_image", optional=True,
                                tooltip="The reference image (cover-resized and centre-cropped), for reference = start image."),
                 io.ClipVisionOutput.Input("clip_vision_output", optional=True,
-                                          tooltip="CLIP Vision Encode of the reference image (clip_vision_h): Wan 2.1 "
-                                                  "I2V needs it."),
+                                          tooltip="CLIP Vision Encode of the reference image (clip_vision_h), the "
+                                                  "same for every window: Wan 2.1 I2V needs it (or connect clip_vision)."),
+                io.ClipVision.Input("clip_vision", optional=True,
+                                    tooltip="The CLIP vision model (clip_vision_h): each window's conditioning image "
+                                            "is encoded, as the official code does - the dubbing keyframe, the "
+                                            "previous window's last frame in MultiTalk mode, the start image once."),
                 io.String.Input("output_folder", default="",
                                 tooltip="Empty: frames stay in RAM. A folder (relative = under ComfyUI's output): every "
-                                        "finished window is written there as PNGs, so an hour of video needs no hour of RAM."),
+                                        "finished window is written there as PNGs with a checkpoint, so an hour of "
+                                        "video needs no hour of RAM and the same prompt queued again after a crash "
+                                        "or an interrupt continues where it stopped."),
+                io.Combo.Input("on_changed_inputs", options=[START_OVER, STOP], default=START_OVER, optional=True,
+                               advanced=True,
+                               tooltip="When output_folder holds a run made from other inputs (seed, audio, prompt, "
+                                       "model...): start over (its files move into a replaced_<time> subfolder), or "
+                                       "stop with an error that says what changed, leaving the folder as it is."),
             ],
             outputs=[LONG_PLAN.Output(display_name="plan", tooltip="The checked plan, for the Long Video Sampler.")],
         )
 
     @classmethod
     def execute(cls, vae, width, height, frame_window_size, motion_frame, mode, colour_match, colour_match_strength,
-                reference: dict, output_folder, start_image=None, clip_vision_output=None) -> io.NodeOutput:
+                reference: dict, output_folder, on_changed_inputs=START_OVER, start_image=None,
+                clip_vision_output=None, clip_vision=None) -> io.NodeOutput:
         window = check_window_size(frame_window_size, "frame_window_size")
         check_video_size(width, height)
         check_window_pixels(width, height, window, "frame_window_size")
@@ -99,6 +114,10 @@ class LongI2VPlan(io.ComfyNode):
                              "connect the reference image, or set reference to 'video to dub' to re-voice a video.")
         if reference["reference"] == DUBBING:
             start_image = None  # the source video's keyframes are the references
+        if clip_vision is not None and clip_vision_output is not None:
+            raise InputError("clip_vision", "and clip_vision_output are both connected.",
+                             "connect one: clip_vision encodes each window's image (as the official code), "
+                             "clip_vision_output is one encoding for every window.")
         source_fps, denoise = float(reference.get("source_fps", 25.0)), float(reference.get("denoise", 1.0))
         face_mask = reference.get("face_mask")
         if source_video is not None:
@@ -116,7 +135,8 @@ class LongI2VPlan(io.ComfyNode):
         if strength > 0:
             check_colour_matching("colour_match")  # kornia is optional: only this feature needs it
         return io.NodeOutput(LongVideoPlan(vae, width, height, window, motion, mode, strength, fitted, source_video,
-                                           source_fps, face_mask, denoise, clip_vision_output, output_folder, size))
+                                           source_fps, face_mask, denoise, clip_vision_output, output_folder, size,
+                                           clip_vision=clip_vision, start_over=on_changed_inputs != STOP))
 
 
 class LongVideoSampler(io.ComfyNode):
@@ -134,7 +154,9 @@ class LongVideoSampler(io.ComfyNode):
             description="Generates the whole talking video, window by window, with the host's own sampling: your "
                         "SAMPLER and SIGMAS, LoRAs and caches apply to every window. Output frames match the audio "
                         "exactly (the whole frames it covers, as the embeds count them); the AUDIO output is cut to the "
-                        "frames.",
+                        "frames and the VIDEO output carries both, for Save Video. With the plan's output_folder set, "
+                        "queueing the same prompt again after a crash or an interrupt resumes after the last finished "
+                        "window.",
             inputs=[
                 io.Model.Input("model", tooltip="Wan 2.1 I2V from the native loader (LoRAs and fp8 work)."),
                 ADAPTER.Input("adapter", tooltip="From Multi/InfiniteTalk Model Loader."),
@@ -158,11 +180,18 @@ class LongVideoSampler(io.ComfyNode):
                                        "out cut to the frames. When dubbing, the source video sets the length."),
             ],
             outputs=[io.Image.Output(display_name="images",
-                                     tooltip="The frames (with output_folder set: only the last frame; the video is on disk)."),
+                                     tooltip="All frames. With output_folder set they are read back from the folder "
+                                             "only when something uses this output (it needs the RAM the folder "
+                                             "saves); for long videos use video."),
                      io.Audio.Output(display_name="audio", tooltip="The input AUDIO cut/padded to the frames (silence without it)."),
                      io.Int.Output(display_name="frame_count", tooltip="Frames made."),
                      io.String.Output(display_name="output_folder",
-                                      tooltip="Where the frames were written (empty when they stayed in RAM).")],
+                                      tooltip="Where the frames were written (empty when they stayed in RAM)."),
+                     io.Video.Output(display_name="video",
+                                     tooltip="Frames, audio and frame rate as one VIDEO for Save Video. With "
+                                             "output_folder set it reads the frames from the folder while saving, "
+                                             "one at a time.")],
+            hidden=[io.Hidden.prompt, io.Hidden.unique_id],
         )
 
     @classmethod
@@ -171,14 +200,14 @@ class LongVideoSampler(io.ComfyNode):
         prompts = [positive] + [p for p in (positive_2, positive_3, positive_4) if p is not None]
         job = LongVideoJob(model, adapter, embeds, plan, prompts, negative, sampler, sigmas,
                            WindowNoise(noise_seed, noise), (text_cfg, audio_cfg), audio)
-        return run_sampler(job, LongVideoRunner())
+        return run_sampler(job, LongVideoRunner(), output_used(cls.hidden.prompt, cls.hidden.unique_id, IMAGES_OUTPUT))
 
 
 def check_job(job: LongVideoJob) -> None:
     """Everything the sampler can refuse before its first window: the model, the length, the steps, the masks
     against the reference, and a video too long to keep in RAM."""
     plan = job.plan
-    check_model(job.model, job.adapter, plan.clip_vision_output)
+    check_model(job.model, job.adapter, plan.clip_vision if plan.clip_vision is not None else plan.clip_vision_output)
     if job.total_frames < 1:
         raise InputError("embeds", "the audio is shorter than one frame.", "connect longer audio.")
     if job.sigmas.shape[-1] < 2:
@@ -191,15 +220,27 @@ def check_job(job: LongVideoJob) -> None:
                      "as PNGs, and a video of any length fits.")
 
 
-def run_sampler(job: LongVideoJob, runner: LongVideoRunner) -> io.NodeOutput:
-    """Check the job, run it, and make the sampler's outputs: the frames (only the last with an output folder),
-    the audio cut to them, the count and the folder."""
+def output_used(prompt, node_id, slot: int) -> bool:
+    """Whether a node of the queued prompt reads output `slot` of node `node_id` (True when unknown)."""
+    if not isinstance(prompt, dict) or node_id is None:
+        return True
+    return any(isinstance(v, list) and len(v) == 2 and str(v[0]) == str(node_id) and v[1] == slot
+               for node in prompt.values() if isinstance(node, dict)
+               for v in (node.get("inputs") or {}).values())
+
+
+def run_sampler(job: LongVideoJob, runner: LongVideoRunner, images_used: bool = True) -> io.NodeOutput:
+    """Check the job, run it, and make the sampler's outputs: all frames (read back from an output folder only
+    when `images_used`), the audio cut to them, the count, the folder and the VIDEO."""
     check_job(job)
+    if job.plan.output_folder.strip() and images_used:
+        check_images_fit(job.total_frames, job.plan.width, job.plan.height)
     frames, folder = runner.run(job)
     count = len(frames)
-    images = frames[-1:] if folder is not None else frames
     audio = job.audio if job.audio is not None else {"waveform": torch.zeros(1, 1, 0), "sample_rate": 16000}
-    return io.NodeOutput(images, fit_audio(audio, count, job.embeds.fps), count, str(folder or ""))
+    audio = fit_audio(audio, count, job.embeds.fps)
+    return io.NodeOutput(images_output(frames, images_used), audio, count, str(folder or ""),
+                         video_output(frames, job.embeds.fps, audio))
 
 
 LONG_VIDEO_NODES = [LongI2VPlan, LongVideoSampler]

@@ -19,7 +19,8 @@ LATENT_CHANNELS, SPATIAL_COMPRESSION = 16, 8  # Wan 2.1's VAE
 
 
 class I2VConditioner:
-    """Conditioning for windows of one size: `length` frames of `width` x `height`, optionally CLIP vision."""
+    """Conditioning for windows of one size: `length` frames of `width` x `height`, optionally CLIP vision (one
+    output for every window; the long-video runner passes each window's own to `apply`)."""
 
     def __init__(self, vae, width: int, height: int, length: int, clip_vision_output=None):
         self.vae, self.width, self.height, self.length = vae, width, height, length
@@ -42,15 +43,17 @@ class I2VConditioner:
         mask = torch.ones((1, 1, concat.shape[2], concat.shape[-2], concat.shape[-1]))
         if known is not None:
             mask[:, :, :latent_frames(known.shape[0])] = 0.0
-        values = {"concat_latent_image": concat, "concat_mask": mask}
-        if self.clip_vision_output is not None:
-            values["clip_vision_output"] = self.clip_vision_output
-        return values
+        return {"concat_latent_image": concat, "concat_mask": mask}
 
-    def apply(self, patched, conds: tuple, frames: WindowFrames, values: dict | None = None, seed: int = 0) -> tuple:
-        """(positive, negative) with the window's I2V values (`values`: made earlier for the same known frames);
-        the motion latents are installed on `patched` (MultiTalk re-noises them with `seed`)."""
-        values = values if values is not None else self.values(frames.known)
+    def apply(self, patched, conds: tuple, frames: WindowFrames, values: dict | None = None, seed: int = 0,
+              clip_vision_output=None) -> tuple:
+        """(positive, negative) with the window's I2V values (`values`: made earlier for the same known frames) and
+        CLIP vision (`clip_vision_output`, else the conditioner's); the motion latents are installed on `patched`
+        (MultiTalk re-noises them with `seed`)."""
+        values = dict(values if values is not None else self.values(frames.known))
+        clip = clip_vision_output if clip_vision_output is not None else self.clip_vision_output
+        if clip is not None:
+            values["clip_vision_output"] = clip
         positive, negative = (node_helpers.conditioning_set_values(c, values) for c in conds)
         motion = self._motion_latents(values, frames)
         if motion is not None:
@@ -67,6 +70,27 @@ class I2VConditioner:
         if frames.motion is frames.known:
             return values["concat_latent_image"][:, :, :count].clone()
         return self.vae.encode(frames.motion)[:, :, :count]
+
+
+class WindowClipVision:
+    """CLIP vision per window, as the official streaming loop encodes it: of the last frame the window's I2V
+    conditioning knows - the reference (InfiniteTalk), the dubbing keyframe, and in MultiTalk mode the previous
+    window's last frame. Encoded by the host's CLIP vision model without a crop (the official code resizes the
+    whole frame to 224 x 224); an image already encoded under the same key is not encoded again. Without a model,
+    the plan's one `clip_vision_output` (or none) serves every window."""
+
+    def __init__(self, clip_vision=None, fixed_output=None):
+        self.clip_vision, self.fixed_output = clip_vision, fixed_output
+        self._key, self._output = object(), None
+
+    def output(self, key, known: torch.Tensor | None) -> tuple[object, bool]:
+        """(the CLIP vision output for a window whose conditioning knows `known`, whether it was encoded now)."""
+        if self.clip_vision is None or known is None:
+            return self.fixed_output, False
+        if key == self._key:
+            return self._output, False
+        self._key, self._output = key, self.clip_vision.encode_image(known[-1:], crop=False)
+        return self._output, True
 
 
 class MotionLatentApply:

@@ -67,7 +67,8 @@ LOAD_JS = """async (graph) => {
 }"""
 
 COMMON_PLAN = {"width": 640, "height": 368, "frame_window_size": 41, "motion_frame": 9, "mode": "multitalk",
-               "colour_match": "off", "colour_match_strength": 0.5, "output_folder": "frames_here", "vae": ["1", 0]}
+               "colour_match": "off", "colour_match_strength": 0.5, "output_folder": "frames_here", "vae": ["1", 0],
+               "on_changed_inputs": "start over"}  # added later: an old graph gets its default
 
 
 @pytest.mark.parametrize("dubbing, split_values, split_inputs", [

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from comfy_host import graph
+from host_models import write_tiny_lora
 from single_window import SIZE, core_sampler, window_graph
 
 
@@ -105,21 +106,6 @@ def test_window_length_not_4k_plus_1_suggests_neighbours(host, tiny_wan, tiny_ad
     ksampler(g, apply, vae, cfg=1.0)
     message = host.failure(g.finalize())
     assert "length" in message and "9" in message and "13" in message
-
-
-def write_tiny_lora(path, spec, rank=4, seed=5):
-    """A LoRA on every self-attention q of the tiny Wan, in the common lora_up/lora_down layout."""
-    from safetensors.torch import save_file
-
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for block in range(spec.num_layers):
-        base = f"diffusion_model.blocks.{block}.self_attn.q"
-        state[f"{base}.lora_up.weight"] = torch.randn(spec.dim, rank, generator=g)
-        state[f"{base}.lora_down.weight"] = torch.randn(rank, spec.dim, generator=g)
-        state[f"{base}.alpha"] = torch.tensor(float(rank))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path))
 
 
 def native_branch(g, model_out, vae_out, tiny_wan, key):

@@ -58,11 +58,13 @@ def half_mask(g, side: str, width: int, height: int):
 def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk", seed=0, source_frames=0,
                source_fps=25.0, face_mask=False, denoise=1.0, output_folder="", prompts=1, colour="on", voice="male",
                source_width=80, steps=2, noise=None, capture="", observed=False, sine=None, window=WINDOW,
-               motion=MOTION, record=""):
+               motion=MOTION, record="", size=None, clip_vision=False):
     """The long-video graph. face_mask: False, True (all white), "left" or "right" (half white); noise: None,
     ("random", seed) or "disable" (core NOISE nodes); capture: a suffix that makes the capture nodes run anew;
     observed: the sampler is the observed one (see `hooked`); sine: (samples, rate) of a test tone instead of the voice;
-    record: a key under which MTSTest_RecordModel records every model call of the sampler."""
+    record: a key under which MTSTest_RecordModel records every model call of the sampler; size: width and height
+    of the video (default SIZE); clip_vision: the plan gets a CLIP vision model (MTSTest_ClipVision) instead of
+    one clip_vision_output."""
     g = graph()
     model = g.node("UNETLoader", unet_name=tiny_wan["unet"], weight_dtype="default")
     if record:
@@ -88,9 +90,13 @@ def long_graph(tiny_wan, adapter, wav2vec2_name, voices, fps, mode="infinitetalk
         extra["reference.face_mask"] = half_mask(g, face_mask, source_width, 48).out(0)
     elif face_mask:
         extra["reference.face_mask"] = g.node("MTSTest_StripMasks", count=1, width=source_width, height=48).out(0)
+    if clip_vision:
+        extra["clip_vision"] = g.node("MTSTest_ClipVision", seed=3).out(0)
+    else:
+        extra["clip_vision_output"] = g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0)
     plan = g.node("MTS_LongI2VPlan", vae=vae.out(0), frame_window_size=window, motion_frame=motion, mode=mode,
-                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder,
-                  clip_vision_output=g.node("MTSTest_RandomClipVisionOutput", seed=3).out(0), **SIZE, **extra)
+                  colour_match=colour, colour_match_strength=1.0, output_folder=output_folder, **(size or SIZE),
+                  **extra)
     sampler = g.node("KSamplerSelect", sampler_name="euler")
     sigmas = g.node("BasicScheduler", model=model.out(0), scheduler="simple", steps=steps, denoise=1.0)
     more = {f"positive_{k + 1}": pos[k].out(0) for k in range(1, prompts)}
@@ -243,8 +249,9 @@ def test_interrupt_in_ram_mode_writes_window_1_to_the_output_folder(host, tiny_w
     assert f"interrupted after 1 of 3 windows: {WINDOW} finished frames kept in {folder}" in line
 
 
-def sampler_progress(host, prompt) -> list[tuple[int, int]]:
-    """(value, max) of every "progress" message the host would send for the sampler node while running `prompt`.
+def sampler_progress(host, prompt) -> list[tuple[int, int, object]]:
+    """(value, max, preview) of every "progress" message the host would send for the sampler node while running
+    `prompt`.
 
     The harness boots without main.py, whose hijack_progress installs the hook that turns ProgressBar updates into
     "progress" messages; this installs an equivalent hook (node id from the executing context, as the host's does)
@@ -258,7 +265,7 @@ def sampler_progress(host, prompt) -> list[tuple[int, int]]:
     def hook(value, total, preview, prompt_id=None, node_id=None):
         context = get_executing_context()
         node = node_id if node_id is not None else (context.node_id if context is not None else None)
-        messages.append((node, value, total))
+        messages.append((node, value, total, preview))
 
     saved = comfy.utils.PROGRESS_BAR_HOOK, comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL
     comfy.utils.set_progress_bar_global_hook(hook)
@@ -268,16 +275,24 @@ def sampler_progress(host, prompt) -> list[tuple[int, int]]:
     finally:
         comfy.utils.set_progress_bar_global_hook(saved[0])
         comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL = saved[1]
-    return [(value, total) for node, value, total in messages if node == sampler_id]
+    return [(value, total, preview) for node, value, total, preview in messages if node == sampler_id]
 
 
 def test_progress_counts_every_step_of_every_window(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):
+    """One update per step (no latent previews: the harness runs without a preview method), and after each window a
+    strip of its finished frames, at the value its last step reached."""
     steps = 3
     fps = fps_for(voices["male"], 15.5)
     windows = len(split_windows(expected_total(voices["male"], fps), WINDOW, MOTION))
     assert windows == 3
     progress = sampler_progress(host, long_graph(tiny_wan, tiny_adapter, wav2vec2_name, voices, fps, steps=steps))
-    assert progress == [(k, steps * windows) for k in range(1, steps * windows + 1)]
+    assert [(v, t) for v, t, preview in progress if preview is None] == \
+        [(k, steps * windows) for k in range(1, steps * windows + 1)]
+    strips = [(v, preview[0], preview[1].size) for v, t, preview in progress if preview is not None]
+    assert [(v, kind) for v, kind, _ in strips] == [(steps * k, "JPEG") for k in range(1, windows + 1)]
+    # up to four of the window's new frames (64 x 48) side by side, filling the 512-pixel preview width
+    shown = [min(4, w.keep_count) for w in split_windows(expected_total(voices["male"], fps), WINDOW, MOTION)]
+    assert [size for _, _, size in strips] == [(512 // n * n, 48 * (512 // n) // 64) for n in shown]
 
 
 def test_noise_input_replaces_noise_seed(host, tiny_wan, tiny_adapter, wav2vec2_name, voices):

@@ -65,10 +65,11 @@ def free_port() -> int:
 class ComfyServer:
     """`python main.py --cpu` on a free loopback port with its own base directory; `stop()` ends it."""
 
-    def __init__(self, host_root: Path, base: Path, python: str | None = None):
+    def __init__(self, host_root: Path, base: Path, python: str | None = None, extra_args: tuple = ()):
         self.host_root = Path(host_root)
         self.base = Path(base)
         self.python = python or sys.executable
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.base / "server.log"
@@ -83,7 +84,7 @@ class ComfyServer:
         (self.base / "user" / "default" / "comfy.settings.json").write_text(json.dumps(QUIET_SETTINGS))
         cmd = [self.python, str(self.host_root / "main.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--base-directory", str(self.base), "--disable-auto-launch", "--disable-api-nodes",
-               "--database-url", "sqlite:///:memory:"]
+               "--database-url", "sqlite:///:memory:", *self.extra_args]
         if frontend_root() is not None:
             cmd += ["--front-end-root", str(frontend_root())]
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
@@ -117,6 +118,12 @@ class ComfyServer:
     def get_bytes(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=10) as resp:
             return resp.read()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer ends it: nothing of the server runs after this."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

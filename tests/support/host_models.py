@@ -99,3 +99,16 @@ def write_tiny_wan_vae(path: Path, dim: int = 8, seed: int = 0) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))
     return state
+
+
+def write_tiny_lora(path, spec, rank=4, seed=5):
+    """A LoRA on every self-attention q of the tiny Wan, in the common lora_up/lora_down layout."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for block in range(spec.num_layers):
+        base = f"diffusion_model.blocks.{block}.self_attn.q"
+        state[f"{base}.lora_up.weight"] = torch.randn(spec.dim, rank, generator=g)
+        state[f"{base}.lora_down.weight"] = torch.randn(rank, spec.dim, generator=g)
+        state[f"{base}.alpha"] = torch.tensor(float(rank))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))

@@ -14,6 +14,7 @@ import sys
 import torch
 
 CAPTURED: dict = {}
+CLIP_ENCODES: list = []  # (image, crop) of every encode_image call of a FakeClipVision, in order
 PREFIX = "MTSTest_"
 RUNNER: dict = {"observers": [], "background_writes": None}
 
@@ -75,6 +76,72 @@ class RandomClipVisionOutput:
         out["last_hidden_state"] = torch.randn(1, 257, 1280, generator=g)
         out["image_embeds"] = torch.randn(1, 1024, generator=g)
         return (out,)
+
+
+class FakeClipVision:
+    """A CLIP_VISION model with the host's `encode_image(image, crop)`: CLIP-H shaped outputs that follow the image
+    (a fixed random projection of its 16 x 16 thumbnail), every call recorded in CLIP_ENCODES."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def encode_image(self, image, crop=True):
+        import comfy.clip_vision
+
+        CLIP_ENCODES.append((image.detach().cpu().clone(), crop))
+        g = torch.Generator().manual_seed(self.seed)
+        projection = torch.randn(16 * 16 * 3, 1280, generator=g) / 28.0
+        thumb = torch.nn.functional.interpolate(image.float().cpu().movedim(-1, 1), size=(16, 16), mode="area")
+        feature = thumb.movedim(1, -1).reshape(image.shape[0], -1) @ projection
+        out = comfy.clip_vision.Output()
+        out["penultimate_hidden_states"] = feature[:, None] + torch.randn(1, 257, 1280, generator=g)
+        out["last_hidden_state"] = out["penultimate_hidden_states"]
+        out["image_embeds"] = feature[:, :1024]
+        return out
+
+
+class ClipVision:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seed": ("INT", {"default": 0, "min": 0, "max": 2**31})}}
+
+    RETURN_TYPES = ("CLIP_VISION",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seed):
+        return (FakeClipVision(seed),)
+
+
+def slow_euler(model, x, sigmas, extra_args=None, callback=None, disable=None, seconds=0.0):
+    """Euler that waits `seconds` after each step's callback (after the host sent that step's progress)."""
+    import time
+
+    from comfy.k_diffusion.sampling import sample_euler
+
+    def slow(info):
+        if callback is not None:
+            callback(info)
+        time.sleep(seconds)
+
+    return sample_euler(model, x, sigmas, extra_args=extra_args, callback=slow, disable=disable)
+
+
+class SlowSampler:
+    """A SAMPLER giving a test watching a server time to act in a known step (kill it, interrupt it)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seconds": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 10.0})}}
+
+    RETURN_TYPES = ("SAMPLER",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, seconds):
+        import comfy.samplers
+
+        return (comfy.samplers.KSAMPLER(slow_euler, extra_options={"seconds": float(seconds)}),)
 
 
 class RandomImage:
@@ -195,8 +262,9 @@ def observed_sampler(base):
             prompts = [positive] + [p for p in (positive_2, positive_3, positive_4) if p is not None]
             job = runner.LongVideoJob(model, adapter, embeds, plan, prompts, negative, sampler, sigmas,
                                       runner.WindowNoise(noise_seed, noise), (text_cfg, audio_cfg), audio)
+            used = nodes_module.output_used(cls.hidden.prompt, cls.hidden.unique_id, nodes_module.IMAGES_OUTPUT)
             return nodes_module.run_sampler(job, runner.LongVideoRunner(list(RUNNER["observers"]),
-                                                                         RUNNER["background_writes"]))
+                                                                         RUNNER["background_writes"]), used)
 
     return ObservedLongVideoSampler
 
@@ -241,8 +309,10 @@ TEST_NODES = {
     PREFIX + "Capture": Capture,
     PREFIX + "RandomConditioning": RandomConditioning,
     PREFIX + "RandomClipVisionOutput": RandomClipVisionOutput,
+    PREFIX + "ClipVision": ClipVision,
     PREFIX + "RandomImage": RandomImage,
     PREFIX + "RecordingSampler": RecordingSampler,
+    PREFIX + "SlowSampler": SlowSampler,
 }
 
 

@@ -25,7 +25,7 @@ class Recording:
 
     guided: list = field(default_factory=list)  # {"step", "x", "sigma", "out"}
     calls: list = field(default_factory=list)  # {"step", "x", "sigma", "conds", "context", "out"}
-    dit: list = field(default_factory=list)  # {"step", "x", "t", "context", "conds", "out", "attn1", "attn2"}
+    dit: list = field(default_factory=list)  # {"step", "x", "t", "context", "clip_fea", "conds", "out", "attn1", "attn2"}
     step: int = 0
 
     def at(self, step: int) -> tuple[list, list]:
@@ -85,6 +85,7 @@ class _Recorder:
     def diffusion_model(self, executor, x, timestep, context, clip_fea=None, time_dim_concat=None,
                         transformer_options={}, **kwargs):
         entry = {"step": self.recording.step, "x": _cpu(x), "t": _cpu(timestep), "context": _cpu(context),
+                 "clip_fea": _cpu(clip_fea),
                  "conds": list(transformer_options.get("cond_or_uncond") or [0]), "attn1": [], "attn2": []}
         options = dict(transformer_options)
         patches = {name: list(plist) for name, plist in options.get("patches", {}).items()}

@@ -3,6 +3,8 @@ untouched); prints one JSON line.
 
     python other_host.py object-info HOST_ROOT WORKDIR
         the host's node definitions, as `workflow_api.host_object_info` gives them (this pack loaded)
+    python other_host.py long-rss HOST_ROOT WORKDIR PROMPT_JSON
+        a long-video prompt run in a fresh process: peak RSS after window 2 and at the end
     python other_host.py without HOST_ROOT WORKDIR kornia,sklearn,webrtcvad
         those modules made unimportable first; which of the pack's nodes registered, and how the features that
         need them (and those that do not) ran
@@ -77,6 +79,33 @@ def without(root: str, workdir: str, blocked: str) -> None:
                       "runs": results}))
 
 
+def long_rss(root: str, workdir: str, prompt_file: str) -> None:
+    """Run a long-video prompt (its sampler the observed one) in this fresh process: the peak RSS when window 2 is
+    done and at the end, in bytes, the windows made and the videos saved."""
+    import resource
+
+    from comfy_host import ComfyHost
+
+    host = ComfyHost(Path(root), Path(workdir)).boot()
+    import host_test_nodes
+
+    def peak() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+    seen = {"windows": 0}
+
+    def observe(event, info):
+        if event == "window_done":
+            seen["windows"] += 1
+            if info["window"].index == 1:
+                seen["window_2"] = peak()
+
+    host_test_nodes.RUNNER["observers"].append(observe)
+    result = host.run(json.loads(Path(prompt_file).read_text()))
+    saved = sum(len(ui.get("images", [])) for ui in result.ui_outputs.values())
+    print(json.dumps(dict(seen, peak=peak(), saved=saved)))
+
+
 def run(command: str, *args: str, timeout: float = 300) -> dict | list:
     """Run one command of this script with the test session's Python; its JSON answer."""
     import subprocess
@@ -89,4 +118,4 @@ def run(command: str, *args: str, timeout: float = 300) -> dict | list:
 
 if __name__ == "__main__":
     sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # the test helpers, and the pack (as pytest's pythonpath does)
-    {"object-info": object_info, "without": without}[sys.argv[1]](*sys.argv[2:])
+    {"object-info": object_info, "without": without, "long-rss": long_rss}[sys.argv[1]](*sys.argv[2:])

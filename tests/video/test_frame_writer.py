@@ -48,6 +48,25 @@ def test_sink_holds_every_submitted_frame_in_order(tmp_path, threaded, folder):
     assert all(on_caller) != threaded  # threaded: every append ran off the caller's thread
 
 
+@pytest.mark.parametrize("threaded", [True, False])
+def test_after_tasks_run_once_the_frames_before_them_are_in_the_sink(threaded):
+    """What a checkpoint records must already be on the disk: each task sees every frame submitted before it,
+    on the writer's thread when threaded, and a task's failure reaches the caller like a write's."""
+    sink = SlowSink(delay=0.03)
+    writer = BackgroundWriter(sink, threaded=threaded, depth=2)
+    seen = []
+    for k, part in enumerate(windows(count=4)):
+        writer.submit(part)
+        writer.after(lambda k=k: seen.append((k, sink.count, threading.current_thread().name)))
+    writer.wait()
+    assert [(k, count) for k, count, _ in seen] == [(k, 4 * (k + 1)) for k in range(4)]
+    assert all((name != threading.current_thread().name) == threaded for _, _, name in seen)
+    with pytest.raises(ZeroDivisionError):  # raised by the next call when threaded, at once otherwise
+        writer.after(lambda: 1 / 0)
+        writer.wait()
+    writer.close()
+
+
 def test_frames_in_flight_stay_bounded():
     parts = windows(count=8)
     sink = SlowSink(delay=0.05)

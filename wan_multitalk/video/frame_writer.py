@@ -5,6 +5,7 @@ writing it as PNG files several seconds, while the next window could already be 
 writer starts the device-to-host copy into a pinned buffer (asynchronous, on the copy engine) and a
 thread waits for it and appends to the sink (copy into pageable memory, PNG encoding), so the window
 loop only pays for launching the copy. At most `depth` windows are in flight, so memory stays flat.
+Work that must follow the frames onto the disk (a checkpoint naming them) is queued behind them with `after`.
 """
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ class BackgroundWriter:
             self._thread.start()
         self._jobs.put(job)  # blocks while `depth` windows are still being written
 
+    def after(self, task) -> None:
+        """Run `task()` once everything submitted before it is in the sink (on the writer thread when threaded)."""
+        self._raise_failure()
+        if not self._threaded or self._thread is None:
+            self.wait()
+            task()
+            return
+        self._jobs.put((None, None, None, task))
+
     def wait(self) -> None:
         """Return once every submitted frame is in the sink."""
         if self._thread is not None:
@@ -85,8 +95,10 @@ class BackgroundWriter:
             try:
                 if job is None:
                     return
-                if self._error is None:
-                    staging, copied, buffer, _ = job
+                staging, copied, buffer, task = job  # task: the frames kept alive, or an `after` task
+                if self._error is None and staging is None:
+                    task()
+                elif self._error is None:
                     if copied is not None:
                         copied.synchronize()
                     self.sink.append(staging)  # the sink copies into its own (pageable) memory
