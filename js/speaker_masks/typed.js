@@ -71,10 +71,11 @@ function commaBoxes(tokens, imageW, imageH) {
 export function parseTypedRegions(text, imageW, imageH) {
   const trimmed = String(text ?? "").trim();
   if (!trimmed) return [];
+  // a box has no colon, so colons mean percentage tokens; commas then only separate them
+  if (trimmed.includes(":")) return percentTokens(trimmed.split(/[;,\s]+/).filter(Boolean));
   if (trimmed.includes(",")) {
     const tokens = trimmed.replace(/\s*,\s*/g, ",").split(/[;\s]+/).filter(Boolean);
     return commaBoxes(tokens, Math.trunc(imageW), Math.trunc(imageH));
   }
-  if (trimmed.includes(":")) return percentTokens(trimmed.split(/[;\s]+/).filter(Boolean));
   throw new TypedRegionsError(`'${trimmed}' is not a list of speaker regions.`);
 }

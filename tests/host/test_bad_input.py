@@ -322,5 +322,6 @@ def test_after_an_interrupt_the_ui_names_the_folder_the_frames_are_in(host, tiny
     (node, text), = [t for t in texts if "finished frames kept in" in t[1]]
     kept = folder or next(line.rsplit(" kept in ", 1)[1] for line in result.log.splitlines() if "kept in" in line)
     windows = len(split_windows(56, 9, 5))
+    again = "; queue the same prompt again to continue from there" if folder_mode else ""  # a checkpoint resumes
     assert node == sampler_id and text == f"MultiTalk Studio: interrupted after 1 of {windows} windows: 9 finished " \
-                                          f"frames kept in {kept}"
+                                          f"frames kept in {kept}{again}"

@@ -46,12 +46,13 @@ def test_attention_override_sees_every_adapter_call_and_changes_nothing(host, ti
     overridden = host.run(prompt).captured["override"]
 
     kinds = ours(host_test_nodes.ATTENTION_CALLS)
+    dim = tiny_wan["spec"].dim  # the DiT's width (hosts before 0.15.1 get a wider tiny model: host_models)
     forwards = STEPS * BLOCKS  # both passes of a step share one batched forward
     # one call of each kind per block and forward, each on its own rows: the map and the audio on the real-audio
     # pass (batch 1, the audio call folds the 3 latent frames into the batch), the null tokens on the other
-    assert [q for q, _ in kinds["map"]] == [(1, TOKENS, 64)] * forwards
-    assert [q for q, _ in kinds["audio"]] == [(3, FRAME_TOKENS, 64)] * forwards
-    assert [q for q, _ in kinds["null"]] == [(3, FRAME_TOKENS, 64)] * forwards
+    assert [q for q, _ in kinds["map"]] == [(1, TOKENS, dim)] * forwards
+    assert [q for q, _ in kinds["audio"]] == [(3, FRAME_TOKENS, dim)] * forwards
+    assert [q for q, _ in kinds["null"]] == [(3, FRAME_TOKENS, dim)] * forwards
     # the override called the host's own function: the result is exactly the one without it
     torch.testing.assert_close(overridden["samples"], plain["samples"], rtol=0, atol=0)
 
@@ -81,7 +82,7 @@ def test_sage_path_runs_the_adapter_through_the_hosts_attention_sage(host, tiny_
     # the DiT bound its attention function at import; the adapter asks the host for it at every call
     calls = ours([(q, k) for _, q, k in layouts])
     heads = tiny_wan["spec"].num_heads
-    assert [q for q, _ in calls["audio"]] == [(3, FRAME_TOKENS, heads, 64 // heads)] * STEPS * BLOCKS
+    assert [q for q, _ in calls["audio"]] == [(3, FRAME_TOKENS, heads, tiny_wan["spec"].dim // heads)] * STEPS * BLOCKS
     assert len(calls["map"]) == len(calls["null"]) == STEPS * BLOCKS
     assert {layout for layout, _, _ in layouts} == {"NHD"}
     torch.testing.assert_close(sage.captured["sage"]["samples"], plain.captured["no_sage"]["samples"],

@@ -269,7 +269,8 @@ def workflow_inputs(host, voices):
     folder = host.workdir / "input"
     rng = np.random.default_rng(3)
     for name in ("portrait.png", "two_people.png", "four_people.png"):
-        Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(folder / name)
+        # the video's 4:3 aspect, so the template's four equal columns each keep a token column after the crop
+        Image.fromarray(rng.integers(0, 255, (TINY["height"], TINY["width"], 3), dtype=np.uint8)).save(folder / name)
     write_video(folder / "source_clip.mp4", VIDEO_FRAMES)
     speech = []
     for voice in ("male", "female"):

@@ -53,8 +53,10 @@ def has_adapter_keys(keys) -> bool:
 def is_adapter_file(path: str) -> bool:
     """Whether `path` is an adapter file by its header (cached while its size and time stay the same).
 
-    Files in another format than safetensors cannot be told apart without loading them: they count as
-    adapters (the loader still checks them on load)."""
+    Files in another format than safetensors cannot be told apart without loading them, and a safetensors
+    file whose header cannot be read (a cut download, an empty file, a web page saved under the name) is not
+    known to be something else: both stay listed, and the loader says what is wrong with them and to
+    re-download. Only a readable header without the adapter's keys (a base Wan model) hides a file."""
     if not path.lower().endswith(SAFETENSORS_SUFFIXES):
         return True
     try:
@@ -67,4 +69,4 @@ def is_adapter_file(path: str) -> bool:
 @lru_cache(maxsize=4096)
 def _header_says_adapter(path: str, size: int, mtime_ns: int) -> bool:
     keys = safetensors_keys(path)
-    return keys is not None and has_adapter_keys(keys)
+    return keys is None or has_adapter_keys(keys)
