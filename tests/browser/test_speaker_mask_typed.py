@@ -3,6 +3,8 @@
 and a user typing into `typed_regions` sees the regions drawn, or the node's objection, before any run."""
 from __future__ import annotations
 
+import pytest
+
 from browser_host import APP
 from comfy_host import PACK_DIR_NAME
 from widget_page import EDITOR, add_node, open_app, widget_point
@@ -29,6 +31,7 @@ def python_reading(text: str):
         return {"problem": exc.problem}
 
 
+@pytest.mark.frontend_independent  # our parser module against the node's, in the browser's JS engine
 def test_widget_and_node_read_typed_regions_alike(comfy_server, browser_page):
     page = browser_page
     open_app(page, comfy_server)
