@@ -343,6 +343,7 @@ def live_tensor_bytes(exclude: set) -> int:
     return total
 
 
+@pytest.mark.host_independent  # the pack's own buffers; one host shows them
 def test_memory_is_flat_across_windows(host, tiny_wan, tiny_adapter, wav2vec2_name, voices, tmp_path):
     fps = fps_for(voices["male"], 27.5)
     assert len(split_windows(expected_total(voices["male"], fps), WINDOW, MOTION)) >= 6

@@ -121,6 +121,7 @@ def test_saving_a_folder_video_reads_the_frames_one_at_a_time(host, tiny_wan, ti
     assert read_video(saved_file(host, "video_spy"))["frames"].shape[0] == total
 
 
+@pytest.mark.host_independent  # the pack's own buffers; one host shows them
 def test_a_20_window_folder_run_saved_as_video_peaks_at_window_2s_memory(host, tiny_wan, tiny_adapter,
                                                                          wav2vec2_name, voices, tmp_path):
     """In a fresh process: peak RSS when window 2 is done, and after all 20 windows and Save Video."""
